@@ -1,0 +1,62 @@
+# One way to run things: README, CI and developers all call these targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/localcloud/containers.conf
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup lock lint docs test test-unit test-molecule test-aws test-e2e demo demo-down bench clean
+
+help:
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
+
+$(VENV)/.installed: requirements.txt requirements.yml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/python scripts/check-collections.py requirements.yml
+	touch $@
+
+setup: $(VENV)/.installed ## venv + pinned Python deps + collections (fast when done)
+
+lock: ## regenerate requirements.txt from requirements.in
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q -r requirements.in
+	{ echo "# Full pinned set, generated from requirements.in: make lock"; .lock-venv/bin/pip freeze | grep -v '^pip=='; } > requirements.txt
+	rm -rf .lock-venv
+
+lint: setup ## yamllint + ansible-lint (production profile) + docs freshness
+	yamllint --strict .
+	ansible-lint --profile production
+
+docs: setup ## regenerate docs/timeouts.md from the contract's rules
+	$(BIN)/python -m plugins.filter.contract_docs > docs/timeouts.md
+
+test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real
+	pytest -q tests/unit
+
+test-molecule: setup ## molecule: each host role, then the stack (podman, systemd hosts)
+	localcloud/base-image.sh bookworm
+	scripts/molecule-all.sh
+
+test-aws: setup ## provision/teardown on a patched moto server, all LB types
+	pytest -q tests/aws
+
+test-e2e: setup ## long requests through the real local stack
+	localcloud/base-image.sh bookworm
+	pytest -q tests/e2e
+
+# The whole suite. Stages join this list when they exist and pass on a clean clone.
+TEST_STAGES := lint test-unit
+test: ## the whole suite (what CI runs)
+	@set -e; for s in $(TEST_STAGES); do \
+	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \
+	  echo "=== make $$s: ok in $$(( $$(date +%s) - start ))s"; done
+
+demo: setup ## the embedded default: contract table (grows into the whole local pipeline)
+	ansible-playbook playbooks/timeouts.yml
+
+clean: ## remove caches (not the venv)
+	rm -rf .cache .pytest_cache .hypothesis

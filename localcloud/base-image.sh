@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build the local cloud's base image: a minimal Debian/Ubuntu root with systemd as PID 1,
+# imported into podman as localhost/longhaul-base:<release>. No registry is needed.
+# Usage: localcloud/base-image.sh [bookworm|noble|jammy]   (idempotent: skips an existing image
+# unless LONGHAUL_REBUILD_BASE=1).
+set -euo pipefail
+release=${1:-bookworm}
+image="localhost/longhaul-base:${release}"
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}
+
+if podman image exists "$image" && [ "${LONGHAUL_REBUILD_BASE:-0}" != 1 ]; then
+  echo "base image $image exists"
+  exit 0
+fi
+
+case "$release" in
+  bookworm) mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian} components=main ;;
+  jammy|noble) mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu} components=main,universe ;;
+  *) echo "unknown release '$release' (bookworm, jammy, noble)" >&2; exit 2 ;;
+esac
+
+root=$(mktemp -d /var/tmp/longhaul-base.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+start=$(date +%s)
+debootstrap --variant=minbase --components="$components" \
+  --include=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates,curl,procps,sudo \
+  "$release" "$root" "$mirror" >/dev/null
+
+# Consoles and udev have nothing to manage in a container and slow boot down.
+for unit in getty@tty1.service console-getty.service serial-getty@.service getty.target \
+            systemd-udevd.service systemd-udev-trigger.service systemd-udevd-control.socket \
+            systemd-udevd-kernel.socket systemd-logind.service; do
+  ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+# Each container gets its own machine-id at boot.
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+# Keep the image small; apt lists are fetched by the roles. Backdate the directory so that
+# `apt: cache_valid_time` sees a stale cache and really updates.
+apt_clean() { rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin; touch -d '2000-01-01' "$root/var/lib/apt/lists"; }
+apt_clean
+
+tar -C "$root" -c . | podman import \
+  --change 'CMD ["/sbin/init"]' \
+  --change 'STOPSIGNAL SIGRTMIN+3' \
+  --change 'ENV container=podman' \
+  - "$image" >/dev/null
+echo "built $image in $(( $(date +%s) - start ))s"
