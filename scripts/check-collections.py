@@ -21,7 +21,7 @@ def main(path: str) -> int:
         check=True, capture_output=True, text=True,
     ).stdout
     installed: dict[str, str] = {}
-    # Later paths shadow nothing: the first path listed wins, as for ansible itself.
+    # ansible-galaxy lists paths by precedence; the first one holding a collection wins, as for ansible.
     for collections in reversed(list(json.loads(out).values())):
         installed.update({name: info["version"] for name, info in collections.items()})
     bad = [f"{n}: wanted {v}, installed {installed.get(n, 'none')}" for n, v in wanted.items()
