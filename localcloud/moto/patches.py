@@ -264,3 +264,28 @@ def elb_classic_default_health_check() -> None:
             )
 
     LoadBalancer.__init__ = __init__
+
+
+@patch
+def autoscaling_delete_group_deletes_policies_and_hooks() -> None:
+    """DeleteAutoScalingGroup takes the group's scaling policies and lifecycle hooks with it.
+
+    moto: the group goes, its policies and hooks stay behind (DescribePolicies still lists them), so a teardown
+    looks incomplete and a new group of the same name inherits stale policies. AWS: "Deleting an Auto Scaling
+    group deletes its scaling policies, lifecycle hooks" (DeleteAutoScalingGroup; the alarms stay, which is why
+    playbooks/teardown.yml deletes those itself).
+    """
+    from moto.autoscaling.models import AutoScalingBackend
+
+    original = AutoScalingBackend.delete_auto_scaling_group
+
+    def delete_auto_scaling_group(self, group_name):  # type: ignore[no-untyped-def]
+        original(self, group_name)
+        for key, policy in list(self.policies.items()):
+            if policy.auto_scaling_group_name == group_name:
+                del self.policies[key]
+        for key, hook in list(self.lifecycle_hooks.items()):
+            if hook.auto_scaling_group_name == group_name:
+                del self.lifecycle_hooks[key]
+
+    AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group
