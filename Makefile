@@ -58,5 +58,10 @@ test: ## the whole suite (what CI runs)
 demo: setup ## the embedded default: contract table (grows into the whole local pipeline)
 	ansible-playbook playbooks/timeouts.yml
 
+BENCH_ARGS ?=
+bench: setup ## benchmarks: longhaul vs common uWSGI vs gunicorn, long requests, overload -> bench/results/
+	localcloud/base-image.sh bookworm
+	python bench/run.py $(BENCH_ARGS)
+
 clean: ## remove caches (not the venv)
 	rm -rf .cache .pytest_cache .hypothesis
