@@ -1,0 +1,232 @@
+"""provision.yml / teardown.yml on the patched moto server, for every LB type.
+
+Expected values come from the contract itself (plugins/filter/longhaul_contract.derive), never from numbers
+written here; what the tests declare is which resource consumes which contract key (CONSUMERS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import longhaul_contract as contract
+import pytest
+
+LB_TYPES = ["alb", "clb", "nlb"]
+
+# Which provision task writes which contract keys, per LB type (task names as in the roles).
+CONSUMERS: dict[str, dict[str, set[str]]] = {
+    "alb": {
+        "ALB | load balancer, listeners, idle timeout": {"lb_idle_timeout"},
+        "Target group (health check, deregistration delay)": {
+            "lb_deregistration_delay", "lb_health_check_interval", "lb_health_check_timeout",
+            "lb_healthy_threshold", "lb_unhealthy_threshold"},
+    },
+    "clb": {
+        "CLB | load balancer, health check, idle timeout, connection draining": {
+            "lb_idle_timeout", "lb_deregistration_delay", "lb_health_check_interval", "lb_health_check_timeout",
+            "lb_healthy_threshold", "lb_unhealthy_threshold"},
+    },
+    "nlb": {
+        "NLB | idle timeout of the TCP listener": {"lb_idle_timeout"},
+        "Target group (health check, deregistration delay)": {
+            "lb_deregistration_delay", "lb_health_check_interval", "lb_health_check_timeout",
+            "lb_healthy_threshold", "lb_unhealthy_threshold"},
+    },
+}
+SCALING_TASK = {"alb": "Scaling | target tracking on ALB requests per target",
+                "clb": "Scaling | step policies, one instance out / in",
+                "nlb": "Scaling | target tracking on average CPU"}
+for _lb in LB_TYPES:
+    CONSUMERS[_lb] |= {
+        "Termination lifecycle hook (heartbeat from the contract)": {"asg_lifecycle_heartbeat"},
+        "Auto Scaling group (ELB health checks, explicit grace period, metrics collection)": {
+            "asg_health_check_grace_period"},
+        SCALING_TASK[_lb]: {"asg_instance_warmup"},
+    }
+
+
+def expected_changes(lb_type: str, before: dict[str, int], after: dict[str, int]) -> set[str]:
+    """Tasks that must report changed when the contract goes from ``before`` to ``after``."""
+    moved = {k for k in before if before[k] != after[k]}
+    return {task for task, keys in CONSUMERS[lb_type].items() if keys & moved}
+
+
+def changed_task_names(run, lb_type: str) -> set[str]:
+    """The changed tasks of a run, by the names CONSUMERS uses (role prefix dropped)."""
+    return {name.split(" : ", 1)[-1] for name in run.changed_tasks}
+
+
+def landed(cloud, lb_type: str) -> dict[str, Any]:
+    """Read back, with boto3, every contract value and security setting the stack should hold."""
+    c, name = cloud.clients, cloud.stack
+    ec2, elb, elbv2, asg = c["ec2"], c["elb"], c["elbv2"], c["autoscaling"]
+    out: dict[str, Any] = {}
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{name}-asg"])["AutoScalingGroups"][0]
+    hook = asg.describe_lifecycle_hooks(AutoScalingGroupName=group["AutoScalingGroupName"])["LifecycleHooks"][0]
+    policies = asg.describe_policies(AutoScalingGroupName=group["AutoScalingGroupName"])["ScalingPolicies"]
+    out["asg_lifecycle_heartbeat"] = hook["HeartbeatTimeout"]
+    out["hook_transition"] = hook["LifecycleTransition"]
+    out["asg_health_check_grace_period"] = group["HealthCheckGracePeriod"]
+    out["health_check_type"] = group["HealthCheckType"]
+    out["metrics_collection"] = bool(group.get("EnabledMetrics"))
+    out["asg_instance_warmup"] = sorted({p["EstimatedInstanceWarmup"] for p in policies})
+    out["policies"] = sorted((p["PolicyType"], p.get("TargetTrackingConfiguration", {}).get(
+        "PredefinedMetricSpecification", {}).get("PredefinedMetricType", "")) for p in policies)
+    out["group"] = group
+    out["policy_objects"] = policies
+
+    lt_ref = group["LaunchTemplate"]
+    lt = ec2.describe_launch_template_versions(LaunchTemplateId=lt_ref["LaunchTemplateId"],
+                                               Versions=[lt_ref["Version"]])["LaunchTemplateVersions"][0]
+    data = lt["LaunchTemplateData"]
+    out["lt_version"] = lt["VersionNumber"]
+    out["imds_tokens"] = data["MetadataOptions"]["HttpTokens"]
+    out["root_volume"] = {k: data["BlockDeviceMappings"][0]["Ebs"][k] for k in ("VolumeType", "Encrypted")}
+    out["image_id"] = data["ImageId"]
+    app_sg = ec2.describe_security_groups(GroupIds=data["SecurityGroupIds"])["SecurityGroups"][0]
+    out["app_sg_rules"] = app_sg["IpPermissions"]
+
+    if lb_type == "clb":
+        d = elb.describe_load_balancers(LoadBalancerNames=[f"{name}-clb"])["LoadBalancerDescriptions"][0]
+        attrs = elb.describe_load_balancer_attributes(LoadBalancerName=f"{name}-clb")["LoadBalancerAttributes"]
+        hc = d["HealthCheck"]
+        out["lb_idle_timeout"] = attrs["ConnectionSettings"]["IdleTimeout"]
+        out["lb_deregistration_delay"] = attrs["ConnectionDraining"]["Timeout"]
+        out["draining_enabled"] = attrs["ConnectionDraining"]["Enabled"]
+        out["cross_zone"] = attrs["CrossZoneLoadBalancing"]["Enabled"]
+        out["health_check_path"] = hc["Target"]
+        out["lb_health_check_interval"] = hc["Interval"]
+        out["lb_health_check_timeout"] = hc["Timeout"]
+        out["lb_healthy_threshold"] = hc["HealthyThreshold"]
+        out["lb_unhealthy_threshold"] = hc["UnhealthyThreshold"]
+        out["lb_sg_ids"] = d["SecurityGroups"]
+        out["attached"] = group["LoadBalancerNames"]
+    else:
+        lb = elbv2.describe_load_balancers(Names=[f"{name}-{lb_type}"])["LoadBalancers"][0]
+        tg = elbv2.describe_target_groups(Names=[f"{name}-{lb_type}-tg"])["TargetGroups"][0]
+        tg_attrs = {a["Key"]: a["Value"] for a in
+                    elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])["Attributes"]}
+        listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        if lb_type == "alb":
+            lb_attrs = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(
+                LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+            out["lb_idle_timeout"] = int(lb_attrs["idle_timeout.timeout_seconds"])
+        else:
+            tcp = [x for x in listeners if x["Protocol"] == "TCP"][0]
+            l_attrs = {a["Key"]: a["Value"] for a in
+                       elbv2.describe_listener_attributes(ListenerArn=tcp["ListenerArn"])["Attributes"]}
+            out["lb_idle_timeout"] = int(l_attrs["tcp.idle_timeout.seconds"])
+        out["lb_deregistration_delay"] = int(tg_attrs["deregistration_delay.timeout_seconds"])
+        out["health_check_path"] = tg["HealthCheckPath"]
+        out["lb_health_check_interval"] = tg["HealthCheckIntervalSeconds"]
+        out["lb_health_check_timeout"] = tg["HealthCheckTimeoutSeconds"]
+        out["lb_healthy_threshold"] = tg["HealthyThresholdCount"]
+        out["lb_unhealthy_threshold"] = tg["UnhealthyThresholdCount"]
+        out["lb_sg_ids"] = lb.get("SecurityGroups", [])
+        out["attached"] = group["TargetGroupARNs"]
+        out["tg_arn"] = tg["TargetGroupArn"]
+        out["lb_arn"] = lb["LoadBalancerArn"]
+        out["listener_actions"] = sorted((x["Port"], x["DefaultActions"][0]["Type"],
+                                          x["DefaultActions"][0].get("TargetGroupArn")) for x in listeners)
+    return out
+
+
+TIMEOUT_KEYS = ("lb_idle_timeout", "lb_deregistration_delay", "lb_health_check_interval", "lb_health_check_timeout",
+                "lb_healthy_threshold", "lb_unhealthy_threshold", "asg_lifecycle_heartbeat",
+                "asg_health_check_grace_period")
+
+
+def assert_contract_landed(got: dict[str, Any], timeouts: dict[str, int], lb_type: str, cloud) -> None:
+    for key in TIMEOUT_KEYS:
+        assert got[key] == timeouts[key], f"{lb_type}: {key} landed as {got[key]}, contract says {timeouts[key]}"
+    assert got["asg_instance_warmup"] == [timeouts["asg_instance_warmup"]]
+    assert got["hook_transition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    assert got["health_check_type"] == "ELB"
+    assert got["metrics_collection"]
+    assert got["imds_tokens"] == "required"
+    assert got["root_volume"] == {"VolumeType": "gp3", "Encrypted": True}
+    assert got["image_id"] == cloud.ami_id
+    if lb_type == "clb":
+        assert got["health_check_path"] == "HTTP:80/healthz"
+        assert got["draining_enabled"] and got["cross_zone"]
+        assert got["attached"] == [f"{cloud.stack}-clb"]
+    else:
+        assert got["health_check_path"] == "/healthz"
+        assert got["attached"] == [got["tg_arn"]]
+        # The HTTP listener forwards to the target group (no certificate given: no HTTPS listener).
+        assert got["listener_actions"] == [(80, "forward", got["tg_arn"])]
+
+
+def assert_security_groups(got: dict[str, Any], lb_type: str, cloud) -> None:
+    """App port from the LB only (ALB/CLB) or from the client CIDRs + VPC (NLB); never SSH."""
+    ports = {(r["FromPort"], r["ToPort"]) for r in got["app_sg_rules"]}
+    assert ports == {(80, 80)}, f"app security group opens {ports}, only the app port is expected"
+    rule = got["app_sg_rules"][0]
+    if lb_type == "nlb":
+        assert not rule["UserIdGroupPairs"]
+        assert {r["CidrIp"] for r in rule["IpRanges"]} == {"0.0.0.0/0", "10.42.0.0/16"}
+    else:
+        assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == got["lb_sg_ids"]
+        assert not rule["IpRanges"], "the app port must not be open to any CIDR behind an ALB/CLB"
+        lb_sg = cloud.clients["ec2"].describe_security_groups(GroupIds=got["lb_sg_ids"])["SecurityGroups"][0]
+        assert [(r["FromPort"], [x["CidrIp"] for x in r["IpRanges"]]) for r in lb_sg["IpPermissions"]] == [
+            (80, ["0.0.0.0/0"])]
+
+
+def assert_scaling(got: dict[str, Any], lb_type: str, cloud) -> None:
+    if lb_type == "alb":
+        assert got["policies"] == [("TargetTrackingScaling", "ALBRequestCountPerTarget")]
+        label = got["policy_objects"][0]["TargetTrackingConfiguration"]["PredefinedMetricSpecification"][
+            "ResourceLabel"]
+        lb_part = got["lb_arn"].split(":loadbalancer/")[1]
+        tg_part = got["tg_arn"].split(":")[-1]
+        assert label == f"{lb_part}/{tg_part}"
+    elif lb_type == "clb":
+        assert got["policies"] == [("StepScaling", ""), ("StepScaling", "")]
+        alarms = cloud.clients["cloudwatch"].describe_alarms(AlarmNamePrefix=cloud.stack)["MetricAlarms"]
+        arns = {p["PolicyARN"] for p in got["policy_objects"]}
+        assert {a["MetricName"] for a in alarms} == {"RequestCount"}
+        assert {arn for a in alarms for arn in a["AlarmActions"]} == arns
+        assert all(a["Dimensions"] == [{"Name": "LoadBalancerName", "Value": f"{cloud.stack}-clb"}] for a in alarms)
+    else:
+        assert got["policies"] == [("TargetTrackingScaling", "ASGAverageCPUUtilization")]
+
+
+@pytest.mark.parametrize("lb_type", LB_TYPES)
+def test_provision_rerun_change_teardown(cloud, lb_type):
+    """The whole life of a stack: values land, re-run is a no-op, T moves only its hops, teardown is total."""
+    t1, t2 = 60, 120
+    c1 = contract.derive(t1, lb_type)
+    c2 = contract.derive(t2, lb_type)
+
+    first = cloud.provision(longhaul_lb_type=lb_type, longhaul_request_timeout=t1)
+    assert first.rc == 0, first.failed
+    got = landed(cloud, lb_type)
+    assert_contract_landed(got, c1, lb_type, cloud)
+    assert_security_groups(got, lb_type, cloud)
+    assert_scaling(got, lb_type, cloud)
+
+    again = cloud.provision(longhaul_lb_type=lb_type, longhaul_request_timeout=t1)
+    assert again.rc == 0, again.failed
+    assert again.changed_tasks == set(), f"re-run changed {sorted(again.changed_tasks)}"
+    assert again.stats["localhost"]["changed"] == 0
+
+    moved = cloud.provision(longhaul_lb_type=lb_type, longhaul_request_timeout=t2)
+    assert moved.rc == 0, moved.failed
+    want = expected_changes(lb_type, c1, c2)
+    assert want, "T=60 -> 120 must move at least one AWS-side value"
+    assert changed_task_names(moved, lb_type) == want
+    got2 = landed(cloud, lb_type)
+    assert_contract_landed(got2, c2, lb_type, cloud)
+    # Untouched resources are untouched: same launch template version, same group, same security rules.
+    assert got2["lt_version"] == got["lt_version"]
+    assert got2["group"]["AutoScalingGroupARN"] == got["group"]["AutoScalingGroupARN"]
+    assert got2["app_sg_rules"] == got["app_sg_rules"]
+
+    assert cloud.resources(), "provisioned stack not found by its tag"
+    down = cloud.play("teardown")
+    assert down.rc == 0, down.failed
+    assert cloud.resources() == {}
+    down_again = cloud.play("teardown")
+    assert down_again.rc == 0, down_again.failed
+    assert down_again.stats["localhost"]["changed"] == 0
