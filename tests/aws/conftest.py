@@ -102,7 +102,7 @@ class Cloud:
 
     def play(self, playbook: str, **extra_vars: Any) -> Run:
         """Run playbooks/<playbook>.yml against this cloud with extra vars (JSON-typed)."""
-        env = os.environ | AWS_ENV | {
+        env = os.environ | {
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
             "ANSIBLE_CALLBACKS_ENABLED": "",
@@ -110,7 +110,8 @@ class Cloud:
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
             "PATH": f"{BIN}:{os.environ['PATH']}",
         }
-        for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_URL", "EC2_URL", "AWS_ENDPOINT_URL"):
+        for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_URL", "EC2_URL", "AWS_ENDPOINT_URL",
+                    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.pop(var, None)
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), f"playbooks/{playbook}.yml",
                "-e", json.dumps(extra_vars)]
@@ -146,7 +147,9 @@ def cloud(moto_url, tmp_path, request) -> Cloud:
             "hosts": {"localhost": {"ansible_connection": "local",
                                     "ansible_python_interpreter": "{{ ansible_playbook_python }}"}},
             "vars": {"longhaul_aws_endpoint_url": moto_url, "longhaul_aws_region": REGION,
-                     "longhaul_stack_name": name},
+                     "longhaul_stack_name": name,
+                     # What the playbooks' environment takes the endpoint and credentials from (as inventory/local).
+                     "longhaul_controller_env": {"AWS_URL": moto_url, **AWS_ENV}},
         }
     }))
     return Cloud(moto_url, inventory, ami_id, name, clients)
