@@ -46,7 +46,7 @@ test-aws: setup ## provision/teardown on a patched moto server, all LB types
 
 test-e2e: setup ## long requests through the real local stack
 	localcloud/base-image.sh bookworm
-	pytest -q tests/e2e
+	pytest -q -s -rxX tests/e2e
 
 # The whole suite. Stages join this list when they exist and pass on a clean clone.
 TEST_STAGES := lint test-unit
