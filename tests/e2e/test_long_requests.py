@@ -124,6 +124,7 @@ def test_case4_preopened_idle_connections(stack):
         return [fetch("/", timeout=10) for _ in range(n)] + [fetch("/", port=stack.app1_port, timeout=10) for _ in range(n)]
 
     baseline = timed(20)
+    before = len(stack.file_lines(stack.apps[0], NGINX_ACCESS_LOG))
     idle = []
     try:
         for _ in range(200):
@@ -135,15 +136,22 @@ def test_case4_preopened_idle_connections(stack):
     finally:
         for s in idle:
             s.close()
-    base_p = statistics.quantiles([r.seconds for r in baseline], n=20)[18]
-    load_p = statistics.quantiles([r.seconds for r in loaded], n=20)[18]
+    base = [r.seconds for r in baseline]
+    load = [r.seconds for r in loaded]
+    # nginx on app1 logged every request it got during the case, all 200, and nothing for the idle connections.
+    access = [line for line in stack.file_lines(stack.apps[0], NGINX_ACCESS_LOG, before) if '"GET / ' in line]
     report("case 4", idle_connections=len(idle), established_on_app1=held,
            ok=sum(r.status == 200 for r in loaded), requests=len(loaded),
-           p95_ms_before=round(base_p * 1000, 1), p95_ms_with_idle=round(load_p * 1000, 1))
+           median_ms_before=round(statistics.median(base) * 1000, 1),
+           median_ms_with_idle=round(statistics.median(load) * 1000, 1),
+           p95_ms_before=round(statistics.quantiles(base, n=20)[18] * 1000, 1),
+           p95_ms_with_idle=round(statistics.quantiles(load, n=20)[18] * 1000, 1), nginx_app1_lines=len(access))
     assert held >= len(idle), "nginx did not hold the idle connections open"
+    assert len(access) >= 20 and all('" 200 ' in line for line in access), access
     assert all(r.status == 200 and r.body for r in baseline + loaded)
-    # Normal latency: idle connections cost nginx a file descriptor, no uWSGI worker waits on them.
-    assert load_p < max(0.25, 3 * base_p), (base_p, load_p)
+    # Normal latency: idle connections cost nginx a file descriptor, no uWSGI worker waits on them (a tied-up
+    # worker pool would queue these requests behind the idle connections: seconds, not milliseconds).
+    assert statistics.median(load) < max(0.1, 3 * statistics.median(base)), (base, load)
 
 
 # ------------------------------------------------------------------------------------------------
