@@ -2,7 +2,7 @@
 
 Entry point for uWSGI: ``app:app``.
 
-- ``/``            hello (which host answered, for the load balancer tests)
+- ``/``            hello: which host, release and worker answered (load balancer and reload tests)
 - ``/healthz``     200 while the app is up (nginx and the load balancer check it)
 - ``/slow?s=N``    sends nothing for N seconds, then answers: the long request the contract is about
 - ``/stream?s=N``  one chunk every second for N seconds (never idle for long, unlike /slow)
@@ -11,6 +11,7 @@ Entry point for uWSGI: ``app:app``.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -22,6 +23,10 @@ MAX_SECONDS = 3600
 MAX_CPU_MS = 60_000
 
 app = Flask(__name__)
+
+# The release serving this code: the name of the directory above the app's own (releases/<id>/app/app.py),
+# so tests can tell which release answered after a switch (realpath: through the current link).
+RELEASE = os.path.basename(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def _bounded_int(name: str, default: int, upper: int) -> int:
@@ -47,7 +52,7 @@ def _bad_parameter(err: _BadParameter) -> tuple[Response, int]:
 
 @app.get("/")
 def hello() -> Response:
-    return jsonify(message="hello from longhaul", host=socket.gethostname())
+    return jsonify(message="hello from longhaul", host=socket.gethostname(), release=RELEASE, pid=os.getpid())
 
 
 @app.get("/healthz")

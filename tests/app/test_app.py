@@ -29,6 +29,8 @@ def test_hello_names_the_host(client):
     assert resp.status_code == 200
     assert resp.get_json()["message"] == "hello from longhaul"
     assert resp.get_json()["host"]
+    # The release is the directory above the app's: here, examples/ (releases/<id>/ on a host).
+    assert resp.get_json()["release"] == APP_FILE.parent.parent.name
 
 
 def test_healthz_answers_whatever_the_host_header(client):
