@@ -33,29 +33,36 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "
 
 
 @pytest.fixture(scope="module")
-def moto_url():
-    """Start the patched moto server for this test module; yield its URL; stop it."""
+def moto_url(tmp_path_factory):
+    """Start the patched moto server for this test module; yield its URL; stop it.
+
+    Its output goes to a file, not a pipe: the server logs every request, and an undrained pipe fills up and
+    blocks it mid-request.
+    """
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "localcloud.moto", "--host", "127.0.0.1", "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.moto", "--host", "127.0.0.1", "--port", "0"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
     url = None
     deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("listening "):
-            url = line.split()[1]
-            break
+    while url is None and time.monotonic() < deadline and proc.poll() is None:
+        for line in log_path.read_text().splitlines():
+            if line.startswith("listening "):
+                url = line.split()[1]
+        time.sleep(0.2)
     if url is None:
         proc.kill()
-        pytest.fail(f"moto did not start: {proc.stdout.read() if proc.stdout else ''}")
+        pytest.fail(f"moto did not start:\n{log_path.read_text()}")
     yield url
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
 
 
 @dataclass
@@ -108,6 +115,8 @@ class Cloud:
             "ANSIBLE_CALLBACKS_ENABLED": "",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            # Modules run on the controller: pipe them to the interpreter instead of copying a file per task.
+            "ANSIBLE_PIPELINING": "1",
             "PATH": f"{BIN}:{os.environ['PATH']}",
         }
         for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_URL", "EC2_URL", "AWS_ENDPOINT_URL",
