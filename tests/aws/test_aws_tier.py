@@ -230,3 +230,48 @@ def test_provision_rerun_change_teardown(cloud, lb_type):
     down_again = cloud.play("teardown")
     assert down_again.rc == 0, down_again.failed
     assert down_again.stats["localhost"]["changed"] == 0
+
+
+def test_alb_https_redirect_and_busy_workers_scaling(cloud):
+    """The options: an ACM certificate adds HTTPS and turns HTTP into a redirect; busy_workers scaling tracks
+    the instances' own metric; the security groups follow the listeners."""
+    import boto3
+
+    acm = boto3.client("acm", endpoint_url=cloud.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    cert = acm.request_certificate(DomainName="longhaul.example.com")["CertificateArn"]
+    iam = boto3.client("iam", endpoint_url=cloud.url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    profile_arn = iam.create_instance_profile(InstanceProfileName="longhaul-instance")["InstanceProfile"]["Arn"]
+    run = cloud.provision(longhaul_lb_type="alb", aws_lb_certificate_arn=cert,
+                          aws_asg_scaling_metric="busy_workers", aws_asg_instance_profile="longhaul-instance")
+    assert run.rc == 0, run.failed
+    got = landed(cloud, "alb")
+    elbv2 = cloud.clients["elbv2"]
+    listeners = {x["Port"]: x for x in elbv2.describe_listeners(LoadBalancerArn=got["lb_arn"])["Listeners"]}
+    assert set(listeners) == {80, 443}
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["Port"] == "443"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    assert [c["CertificateArn"] for c in https["Certificates"]] == [cert]
+    assert https["DefaultActions"][0]["TargetGroupArn"] == got["tg_arn"]
+    lb_sg = cloud.clients["ec2"].describe_security_groups(GroupIds=got["lb_sg_ids"])["SecurityGroups"][0]
+    assert sorted(r["FromPort"] for r in lb_sg["IpPermissions"]) == [80, 443]
+
+    [policy] = got["policy_objects"]
+    spec = policy["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]
+    assert (spec["Namespace"], spec["MetricName"]) == ("Longhaul", "BusyWorkersPercent")
+    assert spec["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": f"{cloud.stack}-asg"}]
+    lt_id = got["group"]["LaunchTemplate"]["LaunchTemplateId"]
+    data = cloud.clients["ec2"].describe_launch_template_versions(
+        LaunchTemplateId=lt_id, Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert data["IamInstanceProfile"] in ({"Name": "longhaul-instance"}, {"Arn": profile_arn})
+
+    again = cloud.provision(longhaul_lb_type="alb", aws_lb_certificate_arn=cert,
+                            aws_asg_scaling_metric="busy_workers", aws_asg_instance_profile="longhaul-instance")
+    assert again.rc == 0, again.failed
+    assert again.changed_tasks == set(), f"re-run changed {sorted(again.changed_tasks)}"
