@@ -61,7 +61,8 @@ def load_hosts() -> list[dict]:
     for group in inv["all"]["children"]["bench"]["children"].values():
         for name, hv in group["hosts"].items():
             hosts.append({"name": name, **hv})
-    hosts.sort(key=lambda h: h["bench_label"])
+    # Interleaving order: a, t (a tuned) next to it, then the alternatives.
+    hosts.sort(key=lambda h: "atbc".index(h["bench_label"]))
     for h in hosts:
         h["url"] = f"http://127.0.0.1:{h['bench_port']}"
     return hosts, group_vars
@@ -110,6 +111,21 @@ def wait_healthy(host: dict, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"{host['name']} ({host['url']}) is not healthy after {timeout}s")
         time.sleep(1)
+
+
+def wait_idle(host: dict, timeout: float = 90) -> None:
+    """Wait until the host answers / quickly again: requests left queued by the previous phase (clients
+    gone, workers still sleeping through them) must not count against the next measurement."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, _, secs, _ = http_get(host["url"] + "/", 2)
+            if status == 200 and secs < 0.5:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(1)
+    log(f"{host['name']} still busy after {timeout}s; measuring anyway")
 
 
 def http_get(url: str, timeout: float) -> tuple[int, dict, float, bytes]:
@@ -192,16 +208,18 @@ def throughput(hosts: list[dict], rounds: int, duration: float, connections: int
     return summary
 
 
-def long_mix(hosts: list[dict], clients: int, long_counts: list[int], slow_s: float, duration: float,
+def long_mix(hosts: list[dict], levels: list[tuple[int, int]], slow_s: float, duration: float,
              request_timeout: float) -> dict:
-    """N clients, some of them on /slow?s=slow_s (near T), the rest on /: two wrk runs side by side."""
+    """Clients on /slow?s=slow_s (near T) and clients on / side by side (two wrk runs), per level
+    (long clients, short clients): below capacity, then past it."""
     out: dict[str, dict] = {h["bench_label"]: {} for h in hosts}
-    for n_long in long_counts:
+    for n_long, n_short in levels:
         for h in hosts:
+            wait_idle(h)
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 slow = pool.submit(wrk, f"{h['url']}/slow?s={slow_s:g}", n_long, duration, request_timeout + 10)
                 time.sleep(0.5)  # the long requests hold their workers first
-                short = pool.submit(wrk, h["url"] + "/", clients - n_long, duration - 1, request_timeout + 10)
+                short = pool.submit(wrk, h["url"] + "/", n_short, duration - 1, request_timeout + 10)
                 s, q = slow.result(), short.result()
             non2xx = {k: v for k, v in q["statuses"].items() if not k.startswith("2")}
             out[h["bench_label"]][str(n_long)] = {
@@ -212,7 +230,8 @@ def long_mix(hosts: list[dict], clients: int, long_counts: list[int], slow_s: fl
                           "p50_ms": q["latency_us"]["p50"] / 1000, "p99_ms": q["latency_us"]["p99"] / 1000,
                           "max_ms": q["latency_us"]["max"] / 1000},
             }
-            log(f"mix {n_long} long + {clients - n_long} short on {h['bench_label']}: long ok "
+            out[h["bench_label"]][str(n_long)]["short_clients"] = n_short
+            log(f"mix {n_long} long + {n_short} short on {h['bench_label']}: long ok "
                 f"{s['statuses'].get('200', 0)}/{s['requests']}, short {q['rps']:.0f} req/s p99 "
                 f"{q['latency_us']['p99'] / 1000:.1f} ms, short non-2xx {non2xx}, errors {q['errors_total']}")
     return out
@@ -224,6 +243,7 @@ def overload(hosts: list[dict], n_long: int, n_short: int, slow_s: float, wait: 
     they hang. Every request is bounded by its client timeout."""
     out = {}
     for h in hosts:
+        wait_idle(h)
         with concurrent.futures.ThreadPoolExecutor(n_long + n_short) as pool:
             longs = [pool.submit(_timed_get, f"{h['url']}/slow?s={slow_s:g}", slow_s + 15) for _ in range(n_long)]
             time.sleep(1.0)
@@ -325,35 +345,43 @@ def report(res: dict) -> str:
             f"| {cpu.get('app', 0):.3f} | {cpu.get('logging', 0):.3f} | {cpu.get('total', 0):.3f} |")
     lines.append(f"| app alone (WSGI call loop, the limit) | {1 / (app_cpu_ms / 1000):.0f} per CPU | | | | | "
                  f"| {app_cpu_ms:.3f} | | {app_cpu_ms:.3f} |")
-    stack_ratio = tp["a"]["cpu_s_per_1k"]["total"] / app_cpu_ms
     limit_rps = 1000 / app_cpu_ms * res["params"]["cpus"]
     lines += [
         "",
         "| ratio | value | target | |",
         "|---|---|---|---|",
-        f"| a/c requests/s | {a / c:.2f} | ≥ {TARGET_A_OVER_C} | {verdict(a / c >= TARGET_A_OVER_C)} |",
-        f"| a/b requests/s | {a / b:.2f} | ≥ {TARGET_A_OVER_B} | {verdict(a / b >= TARGET_A_OVER_B)} |",
-        f"| a stack CPU per request / app alone | {stack_ratio:.2f} | ≤ {TARGET_STACK_OVER_APP} | "
-        f"{verdict(stack_ratio <= TARGET_STACK_OVER_APP)} |",
-        f"| a requests/s / limit (app alone on the same CPU quota) | {a / limit_rps:.2f} | | |",
-        "",
     ]
+    for x in [lab for lab in ("a", "t") if lab in tp]:
+        rx = tp[x]["rps_median"]
+        stack_ratio = tp[x]["cpu_s_per_1k"]["total"] / app_cpu_ms
+        lines += [
+            f"| {x}/c requests/s | {rx / c:.2f} | ≥ {TARGET_A_OVER_C} | {verdict(rx / c >= TARGET_A_OVER_C)} |",
+            f"| {x}/b requests/s | {rx / b:.2f} | ≥ {TARGET_A_OVER_B} | {verdict(rx / b >= TARGET_A_OVER_B)} |",
+            f"| {x}: whole-host CPU per request / app alone | {stack_ratio:.2f} | ≤ {TARGET_STACK_OVER_APP} | "
+            f"{verdict(stack_ratio <= TARGET_STACK_OVER_APP)} |",
+            f"| {x}: requests/s / limit (app alone on the same CPU quota) | {rx / limit_rps:.2f} | | |",
+        ]
+    if "t" in tp:
+        lines.append(f"| t/a requests/s (what the recommended tuning buys) | {tp['t']['rps_median'] / a:.2f} | | |")
+        lines.append(f"| t/a CPU per request | {tp['t']['cpu_s_per_1k']['total'] / tp['a']['cpu_s_per_1k']['total']:.2f}"
+                     " | | |")
+    lines.append("")
     mix = res["long_mix"]
     p = res["params"]
     lines += [
-        f"## Long-request mix ({p['mix_clients']} clients; some hold /slow?s={p['slow_s']:g} — T = "
-        f"{p['request_timeout']} s — the rest on /; {p['mix_duration']} s each)",
+        f"## Long-request mix (clients holding /slow?s={p['slow_s']:g} — T = {p['request_timeout']} s — "
+        f"next to clients on /; {p['mix_duration']} s each)",
         "",
-        "| configuration | long clients | long requests ok / sent | short req/s | short p50 ms | short p99 ms "
+        "| configuration | long + short clients | long requests ok / sent | short req/s | short p50 ms | short p99 ms "
         "| short max ms | short non-2xx | short errors (timeouts, resets) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for n_long in p["mix_long"]:
+    for n_long, n_short in p["mix"]:
         for h in hosts:
             x = mix[h["bench_label"]][str(n_long)]
             lg, sh = x["long"], x["short"]
             lines.append(
-                f"| ({h['bench_label']}) {h['bench_title']} | {n_long} | {lg['statuses'].get('200', 0)} / "
+                f"| ({h['bench_label']}) {h['bench_title']} | {n_long} + {n_short} | {lg['statuses'].get('200', 0)} / "
                 f"{lg['requests']} | {sh['rps']:.0f} | {sh['p50_ms']:.1f} | {sh['p99_ms']:.1f} | {sh['max_ms']:.0f} "
                 f"| {_fmt(sh['non_2xx'])} | {sh['errors'] - sum(sh['non_2xx'].values())} |")
     ov = res["overload"]
@@ -396,7 +424,8 @@ def chart(res: dict, path: Path) -> bool:
     med = [tp[h["bench_label"]]["rps_median"] for h in hosts]
     err = [[m - tp[h["bench_label"]]["rps_min"] for m, h in zip(med, hosts)],
            [tp[h["bench_label"]]["rps_max"] - m for m, h in zip(med, hosts)]]
-    ax.bar(range(len(hosts)), med, yerr=err, color=["#2a7", "#888", "#c84"], capsize=4)
+    colors = {"a": "#2a7", "b": "#888", "c": "#c84", "t": "#16a"}
+    ax.bar(range(len(hosts)), med, yerr=err, color=[colors.get(h["bench_label"], "#555") for h in hosts], capsize=4)
     ax.set_xticks(range(len(hosts)), [f"({h['bench_label']})" for h in hosts])
     ax.set_title("requests/s on / (median, min-max)")
     ax = axes[1]
@@ -413,10 +442,11 @@ def chart(res: dict, path: Path) -> bool:
     ax.legend(fontsize=8)
     ax = axes[2]
     mix = res["long_mix"]
-    width = 0.8 / len(res["params"]["mix_long"])
-    for i, n_long in enumerate(res["params"]["mix_long"]):
-        vals = [mix[h["bench_label"]][str(n_long)]["short"]["p99_ms"] for h in hosts]
-        ax.bar([x + i * width for x in range(len(hosts))], vals, width=width, label=f"{n_long} long clients")
+    width = 0.8 / len(res["params"]["mix"])
+    for i, (n_long, n_short) in enumerate(res["params"]["mix"]):
+        vals = [max(mix[h["bench_label"]][str(n_long)]["short"]["p99_ms"], 0.01) for h in hosts]
+        ax.bar([x + i * width for x in range(len(hosts))], vals, width=width,
+               label=f"{n_long} long + {n_short} short clients")
     ax.set_yscale("log")
     ax.set_xticks([x + width / 2 for x in range(len(hosts))], [f"({h['bench_label']})" for h in hosts])
     ax.set_title("p99 ms of / while long requests run")
@@ -452,15 +482,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=15, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--mix-clients", type=int, default=32)
-    ap.add_argument("--mix-long", default="4,24", help="long clients per mix level, comma-separated")
+    ap.add_argument("--mix", default="4:28,96:32",
+                    help="levels of the long-request mix, LONG:SHORT clients, comma-separated (default: below "
+                         "the 8 request slots of longhaul's hosts, then past slots + listen queue)")
     ap.add_argument("--mix-duration", type=int, default=20)
-    ap.add_argument("--overload-long", type=int, default=64)
+    ap.add_argument("--overload-long", type=int, default=96,
+                    help="long requests that hold every slot and fill the queue (longhaul tuned: 8 slots + 64)")
     ap.add_argument("--overload-short", type=int, default=32)
     ap.add_argument("--overload-wait", type=float, default=3.0, help="client timeout of the short requests")
     ap.add_argument("--max-load", type=float, default=1.5, help="wait (up to 2 min) for a quieter machine")
     ap.add_argument("--out", default=str(RESULTS), help="results directory")
-    ap.add_argument("--labels", default="abc", help="configurations to measure (a partial run writes raw/ only)")
+    ap.add_argument("--labels", default="abct",
+                    help="configurations to measure: a, b, c and t (a tuned); without a, b and c only raw/ is written")
+    ap.add_argument("--tuning", default="", help="role variables for t (default bench/tuning/recommended.yml)")
     ap.add_argument("-e", "--extra-vars", action="append", default=[], help="passed to ansible-playbook -e")
     args = ap.parse_args()
     for tool in ("wrk", "podman", "ansible-playbook"):
@@ -471,6 +505,8 @@ def main() -> None:
     hosts = [h for h in hosts if h["bench_label"] in args.labels]
     extra = [x for e in args.extra_vars for x in ("-e", e)]
     extra += ["--limit", ",".join(["localhost"] + [h["name"] for h in hosts])]
+    if args.tuning:
+        extra += ["-e", f"bench_tuning_file={Path(args.tuning).resolve()}"]
     if not args.no_deploy:
         deploy(extra)
     try:
@@ -479,12 +515,13 @@ def main() -> None:
         T = int(gv["longhaul_request_timeout"])
         slow_s = max(1, T - 2)  # "near T": the longest request the contract promises, less a little
         params = {"rounds": args.rounds, "duration": args.duration, "connections": args.connections,
-                  "cpus": gv["bench_cpus"], "mix_clients": args.mix_clients,
-                  "mix_long": [int(x) for x in args.mix_long.split(",")], "mix_duration": args.mix_duration,
+                  "cpus": gv["bench_cpus"],
+                  "mix": [[int(n) for n in lvl.split(":")] for lvl in args.mix.split(",")],
+                  "mix_duration": args.mix_duration,
                   "request_timeout": T, "slow_s": slow_s, "overload_long": args.overload_long,
                   "overload_short": args.overload_short, "overload_wait": args.overload_wait}
         only = set(filter(None, args.only.split(",")))
-        if args.labels != "abc":
+        if not set("abc") <= set(args.labels):
             only.add("partial")
         res = {"machine": machine(), "params": params,
                "hosts": [{k: h[k] for k in ("bench_label", "bench_title", "name")} for h in hosts]}
@@ -497,7 +534,7 @@ def main() -> None:
         if not only or "throughput" in only:
             res["throughput"] = throughput(hosts, args.rounds, args.duration, args.connections, "/")
         if not only or "mix" in only:
-            res["long_mix"] = long_mix(hosts, args.mix_clients, params["mix_long"], slow_s, args.mix_duration, T)
+            res["long_mix"] = long_mix(hosts, params["mix"], slow_s, args.mix_duration, T)
         if not only or "overload" in only:
             res["overload"] = overload(hosts, args.overload_long, args.overload_short, slow_s, args.overload_wait)
         res["load_end"] = os.getloadavg()[0]
