@@ -55,8 +55,14 @@ test: ## the whole suite (what CI runs)
 	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \
 	  echo "=== make $$s: ok in $$(( $$(date +%s) - start ))s"; done
 
-demo: setup ## the embedded default: contract table (grows into the whole local pipeline)
-	ansible-playbook playbooks/timeouts.yml
+demo: ## the whole pipeline on this machine: packages, venv, local cloud (moto, podman), site.yml
+	localcloud/demo
+
+demo-down: ## remove the demo's containers, network and moto server (IMAGES=1: also the baked images)
+	localcloud/down $(if $(IMAGES),--images)
+
+test-site: setup ## site.yml on a local cloud of its own: run, re-run idempotent, rollout under load, failed bake
+	pytest -q -s tests/site
 
 BENCH_ARGS ?=
 bench: setup ## benchmarks: longhaul vs common uWSGI vs gunicorn, long requests, overload -> bench/results/
