@@ -42,7 +42,7 @@ test-molecule: setup ## molecule: each host role, then the stack (podman, system
 	scripts/molecule-all.sh
 
 test-aws: setup ## provision/teardown on a patched moto server, all LB types
-	pytest -q --durations=5 tests/aws
+	pytest -q -n 2 --durations=5 tests/aws
 
 test-e2e: setup ## long requests through the real local stack
 	localcloud/base-image.sh bookworm
