@@ -34,8 +34,8 @@ lint: setup ## yamllint + ansible-lint (production profile)
 docs: setup ## regenerate docs/timeouts.md from the contract's rules
 	$(BIN)/python plugins/filter/longhaul_contract.py markdown > docs/timeouts.md
 
-test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real
-	pytest -q tests/unit
+test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real, the example app
+	pytest -q tests/unit tests/app
 
 test-molecule: setup ## molecule: each host role, then the stack (podman, systemd hosts)
 	localcloud/base-image.sh bookworm
