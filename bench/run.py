@@ -380,12 +380,20 @@ def report(res: dict) -> str:
         for h in hosts:
             x = mix[h["bench_label"]][str(n_long)]
             lg, sh = x["long"], x["short"]
+            if sh["requests"] == 0:
+                lat = "none answered | – | –"
+            else:
+                lat = f"{sh['p50_ms']:.1f} | {sh['p99_ms']:.1f} | {sh['max_ms']:.0f}"
             lines.append(
                 f"| ({h['bench_label']}) {h['bench_title']} | {n_long} + {n_short} | {lg['statuses'].get('200', 0)} / "
-                f"{lg['requests']} | {sh['rps']:.0f} | {sh['p50_ms']:.1f} | {sh['p99_ms']:.1f} | {sh['max_ms']:.0f} "
+                f"{lg['requests']} ({_fmt(lg['statuses'])}) | {sh['rps']:.0f} | {lat} "
                 f"| {_fmt(sh['non_2xx'])} | {sh['errors'] - sum(sh['non_2xx'].values())} |")
     ov = res["overload"]
     lines += [
+        "",
+        "Latencies of the short requests include every answer (a 503 too); wrk clients send their next request "
+        "as soon as one is answered, so a shed long client sends many. \"none answered\": no short request "
+        "completed during the run (each waited behind the long ones).",
         "",
         f"## Overload: {p['overload_long']} requests hold /slow?s={p['slow_s']:g}, then {p['overload_short']} "
         f"requests on / arrive together (client timeout {p['overload_wait']} s)",
@@ -438,18 +446,25 @@ def chart(res: dict, path: Path) -> bool:
     ax.axhline(app_us, color="k", linestyle="--", label="app alone")
     ax.axhline(app_us * TARGET_STACK_OVER_APP, color="r", linestyle=":", label="target 2x app alone")
     ax.set_xticks(range(len(hosts)), [f"({h['bench_label']})" for h in hosts])
-    ax.set_title("CPU µs per request by process group")
+    ax.set_ylim(0, max(bottom + [app_us * TARGET_STACK_OVER_APP]) * 1.1)
+    ax.set_title("CPU µs per request of / by process group")
     ax.legend(fontsize=8)
     ax = axes[2]
     mix = res["long_mix"]
     width = 0.8 / len(res["params"]["mix"])
     for i, (n_long, n_short) in enumerate(res["params"]["mix"]):
-        vals = [max(mix[h["bench_label"]][str(n_long)]["short"]["p99_ms"], 0.01) for h in hosts]
-        ax.bar([x + i * width for x in range(len(hosts))], vals, width=width,
-               label=f"{n_long} long + {n_short} short clients")
+        shorts = [mix[h["bench_label"]][str(n_long)]["short"] for h in hosts]
+        # No answer at all during the run: drawn as the whole run, hatched.
+        vals = [x["p99_ms"] if x["requests"] else res["params"]["mix_duration"] * 1000 for x in shorts]
+        bars = ax.bar([x + i * width for x in range(len(hosts))], vals, width=width,
+                      label=f"{n_long} long + {n_short} short clients")
+        for bar, x in zip(bars, shorts):
+            if not x["requests"]:
+                bar.set_hatch("//")
+                bar.set_alpha(0.5)
     ax.set_yscale("log")
     ax.set_xticks([x + width / 2 for x in range(len(hosts))], [f"({h['bench_label']})" for h in hosts])
-    ax.set_title("p99 ms of / while long requests run")
+    ax.set_title("p99 ms of / beside long requests\n(hatched: none answered)")
     ax.legend(fontsize=8)
     fig.suptitle(" | ".join(labels) + f"\n{res['machine']['cpu']}, {res['params']['cpus']} CPU per host, "
                  f"{res['machine']['date']}", fontsize=9)
@@ -490,13 +505,21 @@ def main() -> None:
                     help="long requests that hold every slot and fill the queue (longhaul tuned: 8 slots + 64)")
     ap.add_argument("--overload-short", type=int, default=32)
     ap.add_argument("--overload-wait", type=float, default=3.0, help="client timeout of the short requests")
-    ap.add_argument("--max-load", type=float, default=1.5, help="wait (up to 2 min) for a quieter machine")
+    ap.add_argument("--max-load", type=float, default=1.5, help="wait (up to 1 min) for a quieter machine")
     ap.add_argument("--out", default=str(RESULTS), help="results directory")
     ap.add_argument("--labels", default="abct",
                     help="configurations to measure: a, b, c and t (a tuned); without a, b and c only raw/ is written")
     ap.add_argument("--tuning", default="", help="role variables for t (default bench/tuning/recommended.yml)")
     ap.add_argument("-e", "--extra-vars", action="append", default=[], help="passed to ansible-playbook -e")
+    ap.add_argument("--report-only", default="", help="render RESULTS.md and bench.png again from a results JSON")
     args = ap.parse_args()
+    if args.report_only:
+        res = json.loads(Path(args.report_only).read_text())
+        out = Path(args.out)
+        chart(res, out / "bench.png")
+        (out / "RESULTS.md").write_text(report(res))
+        print(report(res))
+        return
     for tool in ("wrk", "podman", "ansible-playbook"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not installed (wrk: apt-get install wrk)")
@@ -525,7 +548,7 @@ def main() -> None:
             only.add("partial")
         res = {"machine": machine(), "params": params,
                "hosts": [{k: h[k] for k in ("bench_label", "bench_title", "name")} for h in hosts]}
-        res["load_start"] = wait_for_quiet_machine(args.max_load, 120)
+        res["load_start"] = wait_for_quiet_machine(args.max_load, 60)
         log(f"load average {res['load_start']:.2f}; in-process cost of the app")
         res["inproc"] = inproc_cost(next(h for h in hosts if "bench_app_python" in h), gv)
         log(f"app alone: {res['inproc']['cpu_us_per_request']} µs CPU per request")
