@@ -333,8 +333,8 @@ def report(res: dict) -> str:
         f"wrk {res['params']['connections']} connections, keep-alive)",
         "",
         "| configuration | req/s (median, min–max) | p50 ms | p99 ms | errors | non-2xx | "
-        "CPU s / 1000 req: nginx | app server | journald | whole host |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "CPU s / 1000 req: nginx | app server | journald | whole host | CPU used (of the quota) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for h in hosts:
         t = tp[h["bench_label"]]
@@ -342,10 +342,15 @@ def report(res: dict) -> str:
         lines.append(
             f"| ({h['bench_label']}) {h['bench_title']} | {t['rps_median']:.0f} ({t['rps_min']:.0f}–{t['rps_max']:.0f}) "
             f"| {t['p50_ms']:.2f} | {t['p99_ms']:.2f} | {t['errors']} | {t['non_2xx']} | {cpu.get('nginx', 0):.3f} "
-            f"| {cpu.get('app', 0):.3f} | {cpu.get('logging', 0):.3f} | {cpu.get('total', 0):.3f} |")
+            f"| {cpu.get('app', 0):.3f} | {cpu.get('logging', 0):.3f} | {cpu.get('total', 0):.3f} "
+            f"| {t['rps_median'] * cpu.get('total', 0) / 1000 / res['params']['cpus']:.2f} |")
     lines.append(f"| app alone (WSGI call loop, the limit) | {1 / (app_cpu_ms / 1000):.0f} per CPU | | | | | "
-                 f"| {app_cpu_ms:.3f} | | {app_cpu_ms:.3f} |")
+                 f"| {app_cpu_ms:.3f} | | {app_cpu_ms:.3f} | |")
     limit_rps = 1000 / app_cpu_ms * res["params"]["cpus"]
+
+    def cpu1k(label: str) -> float:
+        return tp[label]["cpu_s_per_1k"]["total"]
+
     lines += [
         "",
         "| ratio | value | target | |",
@@ -360,6 +365,9 @@ def report(res: dict) -> str:
             f"| {x}: whole-host CPU per request / app alone | {stack_ratio:.2f} | ≤ {TARGET_STACK_OVER_APP} | "
             f"{verdict(stack_ratio <= TARGET_STACK_OVER_APP)} |",
             f"| {x}: requests/s / limit (app alone on the same CPU quota) | {rx / limit_rps:.2f} | | |",
+            # CPU per request is steadier than req/s on a shared machine: the efficiency behind the ratios.
+            f"| c/{x} CPU per request (efficiency) | {cpu1k('c') / cpu1k(x):.2f} | | |",
+            f"| b/{x} CPU per request (efficiency) | {cpu1k('b') / cpu1k(x):.2f} | | |",
         ]
     if "t" in tp:
         lines.append(f"| t/a requests/s (what the recommended tuning buys) | {tp['t']['rps_median'] / a:.2f} | | |")
