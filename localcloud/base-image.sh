@@ -13,9 +13,11 @@ if podman image exists "$image" && [ "${LONGHAUL_REBUILD_BASE:-0}" != 1 ]; then
   exit 0
 fi
 
+# Debian 12's debootstrap has no script for newer Ubuntu releases; they all bootstrap like gutsy.
 case "$release" in
-  bookworm) mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian} components=main ;;
-  jammy|noble) mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu} components=main,universe ;;
+  bookworm) mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian} components=main script= ;;
+  jammy|noble) mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu} components=main,universe
+    script=/usr/share/debootstrap/scripts/gutsy ;;
   *) echo "unknown release '$release' (bookworm, jammy, noble)" >&2; exit 2 ;;
 esac
 
@@ -24,7 +26,15 @@ trap 'rm -rf "$root"' EXIT
 start=$(date +%s)
 debootstrap --variant=minbase --components="$components" \
   --include=python3,python3-apt,systemd,systemd-sysv,dbus,iproute2,ca-certificates,curl,procps,sudo \
-  "$release" "$root" "$mirror" >/dev/null
+  "$release" "$root" "$mirror" $script >/dev/null
+[ -x "$root/sbin/init" ] || { echo "debootstrap of $release produced no /sbin/init" >&2; exit 1; }
+
+# Hosts of the local cloud reach package registries through the controller's network: trust the extra
+# CAs the controller trusts (a TLS-inspecting proxy's, for instance), or pip and apt inside them fail.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+fi
 
 # Consoles and udev have nothing to manage in a container and slow boot down.
 for unit in getty@tty1.service console-getty.service serial-getty@.service getty.target \
