@@ -49,7 +49,7 @@ test-e2e: setup ## long requests through the real local stack
 	pytest -q -s -rxX tests/e2e
 
 # The whole suite. Stages join this list when they exist and pass on a clean clone.
-TEST_STAGES := lint test-unit
+TEST_STAGES := lint test-unit test-aws
 test: ## the whole suite (what CI runs)
 	@set -e; for s in $(TEST_STAGES); do \
 	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \
