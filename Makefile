@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/localcloud/containers.conf
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lock lint docs test test-unit test-molecule test-aws test-e2e demo demo-down bench clean
+.PHONY: help setup lock lint docs test test-unit test-molecule test-aws test-e2e test-site demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
@@ -49,7 +49,7 @@ test-e2e: setup ## long requests through the real local stack
 	pytest -q -s -rxX tests/e2e
 
 # The whole suite. Stages join this list when they exist and pass on a clean clone.
-TEST_STAGES := lint test-unit test-aws
+TEST_STAGES := lint test-unit test-aws test-site
 test: ## the whole suite (what CI runs)
 	@set -e; for s in $(TEST_STAGES); do \
 	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \
