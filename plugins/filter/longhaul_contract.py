@@ -43,6 +43,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "nginx_client_body_timeout": ("nginx waits between two reads of the request body", "nginx client_body_timeout"),
     "nginx_send_timeout": ("nginx waits between two writes of the response", "nginx send_timeout"),
     "nginx_keepalive_timeout": ("nginx keeps an idle keep-alive connection open for", "nginx keepalive_timeout"),
+    "nginx_shed_retry_after": ("a request refused by a full uWSGI queue gets 503 with Retry-After (0: off)",
+                               "nginx 503 Retry-After"),
     "lb_idle_timeout": ("the load balancer cuts a connection idle for", "LB idle timeout (both sides)"),
     "lb_deregistration_delay": ("a draining target keeps its in-flight requests for", "TG deregistration delay / CLB draining"),
     "lb_health_check_interval": ("seconds between health checks", "TG / CLB health check"),
@@ -208,6 +210,13 @@ RULES: tuple[Rule, ...] = (
         NLB_DOCS,
         "set nginx_keepalive_timeout below {lb_idle_timeout}",
         ("nlb",),
+    ),
+    Rule(
+        "shed_retry_after_within_client",
+        "0 <= nginx_shed_retry_after < client_timeout_min",
+        "a shed request must tell the client to come back before the client would give up waiting anyway",
+        "https://www.rfc-editor.org/rfc/rfc9110#field.retry-after",
+        "set nginx_shed_retry_after within 0..{client_timeout_min - 1} (0 turns shedding off)",
     ),
     # Draining and the fleet.
     Rule(
@@ -440,6 +449,8 @@ def derive(
     put("nginx_send_timeout", idle - m)
     # ALB/CLB reuse backend connections, so nginx must hold them longer; an NLB must see nginx close first.
     put("nginx_keepalive_timeout", idle + m if lb in ("alb", "clb") else idle - m)
+    # Past capacity, refuse fast and say when to come back, rather than queue until the LB cuts the request.
+    put("nginx_shed_retry_after", 1)
     drain = put("lb_deregistration_delay", min(read, 3600))
     put("lb_health_check_interval", 10)
     put("lb_health_check_timeout", 5)
