@@ -43,6 +43,10 @@ ENV = os.environ | {
 
 # The contract scaled small for test speed: T = 8 s, 2 s between hops (docs/why.md shows the values).
 CONTRACT = {"longhaul_request_timeout": 8, "longhaul_timeout_margin": 2, "longhaul_lb_type": "alb"}
+# The LB reaches each target through linkdelay.py on the LB host: a link with a VPC's latency, which gives the
+# keep-alive race the window it has between an ELB and its targets (one-way delay, milliseconds).
+LINK_DELAY_MS = 25
+RELAY_PORT = 9101
 
 
 def run(cmd: list[str], timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
@@ -119,6 +123,23 @@ class Stack:
             }}}))
         for name in [*self.apps, self.lb]:
             self.wait_booted(name)
+        self.start_relays()
+
+    def start_relays(self) -> None:
+        """linkdelay.py on the LB host, one port per target, as a transient systemd unit."""
+        run(["podman", "cp", str(ROOT / "tests" / "e2e" / "linkdelay.py"), f"{self.lb}:/usr/local/bin/linkdelay.py"])
+        args = " ".join(f"{port} {app} 80 {LINK_DELAY_MS}" for app, port in self.relays.items())
+        self.sh(self.lb, f"systemd-run --unit e2e-linkdelay /usr/bin/python3 /usr/local/bin/linkdelay.py {args}")
+
+    @property
+    def relays(self) -> dict[str, int]:
+        return {app: RELAY_PORT + i for i, app in enumerate(self.apps)}
+
+    @property
+    def base_vars(self) -> dict:
+        """The contract, and the LB's targets through the relays (named by the app hosts' names)."""
+        return CONTRACT | {"local_lb_backend_servers": [
+            {"name": app, "address": "127.0.0.1", "port": port} for app, port in self.relays.items()]}
 
     def destroy(self) -> None:
         for name in [self.lb, *self.apps]:
@@ -136,9 +157,9 @@ class Stack:
 
     # --- configuration -------------------------------------------------------------------------
     def converge(self, extra: dict | None = None, limit: str | None = None) -> str:
-        """Apply the stack playbook with the contract inputs plus `extra`; returns the output."""
+        """Apply the stack playbook with the base inputs plus `extra`; returns the output."""
         vars_file = self.workdir / f"vars-{len(self.converges)}.json"
-        vars_file.write_text(json.dumps(CONTRACT | (extra or {})))
+        vars_file.write_text(json.dumps(self.base_vars | (extra or {})))
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(PLAYBOOK), "-e", f"@{vars_file}"]
         if limit:
             cmd += ["--limit", limit]
@@ -177,7 +198,13 @@ class Stack:
             if states and all(s == "UP" for s in states) and fetch("/healthz", timeout=5).status == 200:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"LB targets not UP in {timeout}s:\n{self.lb_runtime('show stat')}")
+        stat = "\n".join(line.split(",")[1] + " " + line.split(",")[17] + " " + line.split(",")[36:39].__str__()
+                         for line in self.lb_runtime("show stat").splitlines() if line.startswith("app,"))
+        hosts = "\n".join(f"--- {h}\n" + self.sh(h, "systemctl --no-pager --failed; curl -s -m 5 -o /dev/null "
+                                                   "-w 'healthz %{http_code}\n' localhost/healthz; "
+                                                   "journalctl --no-pager -n 25 -u '*-uwsgi.service' -u nginx",
+                                                   check=False) for h in self.apps)
+        raise AssertionError(f"LB targets not UP in {timeout}s:\n{stat}\n{hosts}")
 
 
 def port_free(port: int) -> bool:
