@@ -1,0 +1,184 @@
+"""roles/uwsgi's silence wrapper: user harakiri armed at request start, re-armed per chunk, disarmed on close.
+
+uWSGI's ``uwsgi`` module exists only inside uWSGI; a fake records every ``set_user_harakiri`` call, and a fake
+app module stands for ``uwsgi_module``. The wrapper is loaded from the role's files the way uWSGI imports it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WRAPPER = ROOT / "roles" / "uwsgi" / "files" / "longhaul_silence.py"
+HARAKIRI = 10
+
+
+class Inner:
+    """A response iterable with close(), yielding the given items (an exception instance is raised there)."""
+
+    def __init__(self, items, calls):
+        self.items, self.calls, self.closed = list(items), calls, False
+
+    def __iter__(self):
+        for item in self.items:
+            if isinstance(item, BaseException):
+                raise item
+            self.calls.append(("yield", item))
+            yield item
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def env(monkeypatch):
+    """The wrapper loaded with a fake uwsgi and a fake app; ``calls`` logs harakiri and app events in order."""
+    calls: list[tuple] = []
+    fake_uwsgi = types.ModuleType("uwsgi")
+    fake_uwsgi.set_user_harakiri = lambda seconds: calls.append(("harakiri", seconds))
+    app_module = types.ModuleType("fake_app")
+    app_module.behaviour = {"items": [b"a", b"b", b"c"], "raise_on_call": None}
+
+    def app(environ, start_response):
+        calls.append(("app", environ["PATH_INFO"]))
+        if app_module.behaviour["raise_on_call"]:
+            raise app_module.behaviour["raise_on_call"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        app_module.inner = Inner(app_module.behaviour["items"], calls)
+        return app_module.inner
+
+    app_module.app = app
+    monkeypatch.setitem(sys.modules, "uwsgi", fake_uwsgi)
+    monkeypatch.setitem(sys.modules, "fake_app", app_module)
+    monkeypatch.setenv("LONGHAUL_UWSGI_APP", "fake_app:app")
+    monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", str(HARAKIRI))
+    spec = importlib.util.spec_from_file_location("longhaul_silence_under_test", WRAPPER)
+    wrapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wrapper)
+    return types.SimpleNamespace(wrapper=wrapper, calls=calls, app=app_module)
+
+
+def serve(env, path="/stream"):
+    """Drive the wrapper as uWSGI does: call, iterate, always close. Returns (status, headers, body)."""
+    started = []
+    result = env.wrapper.application({"PATH_INFO": path}, lambda status, headers, exc_info=None:
+                                     started.append((status, headers)))
+    try:
+        body = b"".join(result)
+    finally:
+        result.close()
+    return started, body
+
+
+def harakiri(calls):
+    return [seconds for kind, seconds in calls if kind == "harakiri"]
+
+
+def test_arms_before_the_app_runs_and_rearms_after_every_chunk_then_disarms(env):
+    started, body = serve(env)
+    assert body == b"abc"
+    assert started == [("200 OK", [("Content-Type", "text/plain")])]
+    assert env.calls == [("harakiri", HARAKIRI), ("app", "/stream"),
+                         ("yield", b"a"), ("harakiri", HARAKIRI),
+                         ("yield", b"b"), ("harakiri", HARAKIRI),
+                         ("yield", b"c"), ("harakiri", HARAKIRI),
+                         ("harakiri", 0)]
+    assert env.app.inner.closed
+
+
+def test_the_seconds_come_from_the_environment(env, monkeypatch):
+    monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", "37")
+    spec = importlib.util.spec_from_file_location("longhaul_silence_37", WRAPPER)
+    wrapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wrapper)
+    env.wrapper = wrapper
+    serve(env)
+    assert set(harakiri(env.calls)[:-1]) == {37} and harakiri(env.calls)[-1] == 0
+
+
+def test_an_empty_body_is_armed_then_disarmed(env):
+    env.app.behaviour["items"] = []
+    _, body = serve(env)
+    assert body == b"" and harakiri(env.calls) == [HARAKIRI, 0] and env.app.inner.closed
+
+
+def test_an_exception_in_the_body_disarms_and_closes_the_inner_iterable(env):
+    env.app.behaviour["items"] = [b"a", RuntimeError("boom")]
+    with pytest.raises(RuntimeError, match="boom"):
+        serve(env)
+    assert harakiri(env.calls) == [HARAKIRI, HARAKIRI, 0, 0]
+    assert env.app.inner.closed
+
+
+def test_an_exception_in_the_app_call_disarms(env):
+    env.app.behaviour["raise_on_call"] = ValueError("no app today")
+    with pytest.raises(ValueError, match="no app today"):
+        env.wrapper.application({"PATH_INFO": "/"}, lambda *a: None)
+    assert harakiri(env.calls) == [HARAKIRI, 0]
+
+
+def test_a_failing_close_of_the_inner_iterable_still_disarms(env):
+    result = env.wrapper.application({"PATH_INFO": "/"}, lambda *a: None)
+    next(iter(result))
+
+    def broken_close():
+        raise OSError("close failed")
+
+    env.app.inner.close = broken_close
+    with pytest.raises(OSError, match="close failed"):
+        result.close()
+    assert harakiri(env.calls)[-1] == 0
+
+
+def test_an_inner_iterable_without_close_is_fine(env):
+    result = env.wrapper.wrap(lambda environ, start_response: [b"x", b"y"], 5)({}, lambda *a: None)
+    assert list(result) == [b"x", b"y"]
+    result.close()
+    assert harakiri(env.calls) == [5, 5, 5, 0]
+
+
+def test_start_response_is_passed_through_untouched(env):
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(start_response)
+        return [b""]
+
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    env.wrapper.wrap(app, 5)({}, start_response).close()
+    assert seen == [start_response]
+
+
+def test_load_app_follows_uwsgis_module_syntax(env):
+    assert env.wrapper.load_app("fake_app:app") is env.app.app
+    env.app.application = env.app.app
+    assert env.wrapper.load_app("fake_app") is env.app.app
+    with pytest.raises(ValueError, match="module:callable"):
+        env.wrapper.load_app(":app")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_a_harakiri_that_would_disarm_for_good_is_refused(env, value):
+    with pytest.raises(ValueError, match="LONGHAUL_UWSGI_HARAKIRI"):
+        env.wrapper.harakiri_seconds(value)
+
+
+def test_settings_put_in_the_c_environment_by_uwsgi_are_found(env):
+    # uWSGI's env = lines call putenv() after pyuwsgi's VM took its os.environ snapshot.
+    name = "LONGHAUL_UWSGI_TEST_ONLY_IN_C"
+    os.putenv(name, "app_from_ini:app")
+    try:
+        assert name not in os.environ
+        assert env.wrapper.setting(name) == "app_from_ini:app"
+    finally:
+        os.unsetenv(name)
+    with pytest.raises(KeyError, match=name):
+        env.wrapper.setting(name)
