@@ -31,8 +31,9 @@ lint: setup ## yamllint + ansible-lint (production profile)
 	yamllint --strict .
 	ansible-lint --profile production
 
-docs: setup ## regenerate docs/timeouts.md from the contract's rules
+docs: setup ## regenerate docs/timeouts.md and docs/timeout-chain.svg from the contract
 	$(BIN)/python plugins/filter/longhaul_contract.py markdown > docs/timeouts.md
+	$(BIN)/python scripts/timeout_chain.py 120 alb > docs/timeout-chain.svg
 
 test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real, the example app
 	pytest -q tests/unit tests/app
@@ -49,7 +50,7 @@ test-e2e: setup ## long requests through the real local stack
 	pytest -q -s -rxX tests/e2e
 
 # The whole suite. Stages join this list when they exist and pass on a clean clone.
-TEST_STAGES := lint test-unit test-aws test-site
+TEST_STAGES := lint test-unit test-aws test-molecule test-e2e test-site
 test: ## the whole suite (what CI runs)
 	@set -e; for s in $(TEST_STAGES); do \
 	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \

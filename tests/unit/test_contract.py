@@ -191,3 +191,16 @@ def test_unsafe_allow_must_be_a_list_of_names():
     report = c.evaluate(60, "alb", 5, {}, "lb_idle_after_nginx_read")
     assert report["violations"] and report["violations"][0].startswith("[input_unsafe_allow]")
     assert "Fix:" in report["violations"][0]
+
+
+def test_the_chain_picture_is_generated_from_the_contract_and_not_stale():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("timeout_chain", ROOT / "scripts" / "timeout_chain.py")
+    chain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chain)
+    committed = (ROOT / "docs" / "timeout-chain.svg").read_text(encoding="utf-8")
+    assert committed == chain.svg(120, "alb"), "docs/timeout-chain.svg is stale: run `make docs`"
+    t = c.derive(120, "alb")
+    for key, _, _ in chain.HOPS:
+        assert f">{t[key]} s<" in committed, key
