@@ -34,7 +34,6 @@ import yaml
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-WHEELHOUSE = ROOT / ".cache" / "bench-wheels"
 WRK_SCRIPT = BENCH / "wrk" / "report.lua"
 # Targets from the issue, printed against the measurements (not timed tests).
 TARGET_A_OVER_C = 3.0
@@ -484,11 +483,7 @@ def chart(res: dict, path: Path) -> bool:
 # --- main ---------------------------------------------------------------------------------------
 
 def deploy(extra: list[str]) -> None:
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    log("wheelhouse: pip download (pinned in bench/requirements-hosts.txt)")
-    run([sys.executable, "-m", "pip", "download", "-q", "-d", str(WHEELHOUSE),
-         "-r", str(BENCH / "requirements-hosts.txt")])
-    log("deploy: ansible-playbook bench/site.yml")
+    log("deploy: ansible-playbook bench/site.yml (wheels, hosts, configurations)")
     run(["ansible-playbook", "-i", str(BENCH / "inventory.yml"), str(BENCH / "site.yml"), *extra])
 
 
