@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Build the local cloud's base image: a minimal Debian/Ubuntu root with systemd as PID 1,
 # imported into podman as localhost/longhaul-base:<release>. No registry is needed.
-# Usage: localcloud/base-image.sh [bookworm|noble|jammy]   (idempotent: skips an existing image
-# unless LONGHAUL_REBUILD_BASE=1).
+# Usage: localcloud/base-image.sh [bookworm|noble|jammy]   (idempotent: reuses an image built by this same
+# script, rebuilds when the script changed or LONGHAUL_REBUILD_BASE=1).
 set -euo pipefail
 release=${1:-bookworm}
 image="localhost/longhaul-base:${release}"
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/containers.conf}
 
-if podman image exists "$image" && [ "${LONGHAUL_REBUILD_BASE:-0}" != 1 ]; then
+# The image carries a digest of this script: a changed recipe rebuilds it, an unchanged one is reused.
+recipe=$(sha256sum "$0" | cut -c1-16)
+if [ "${LONGHAUL_REBUILD_BASE:-0}" != 1 ] && podman image exists "$image" &&
+   [ "$(podman image inspect --format '{{ index .Labels "longhaul.base.recipe" }}' "$image")" = "$recipe" ]; then
   echo "base image $image exists"
   exit 0
 fi
@@ -54,5 +57,6 @@ tar -C "$root" -c . | podman import \
   --change 'CMD ["/sbin/init"]' \
   --change 'STOPSIGNAL SIGRTMIN+3' \
   --change 'ENV container=podman' \
+  --change "LABEL longhaul.base.recipe=$recipe" \
   - "$image" >/dev/null
 echo "built $image in $(( $(date +%s) - start ))s"
