@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/localcloud/containers.conf
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lock lint docs test test-unit test-molecule test-aws test-e2e test-site test-bench demo demo-down bench clean
+.PHONY: help host-packages setup lock lint docs test test-unit test-molecule test-aws test-e2e test-site test-bench demo demo-down bench clean
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
@@ -53,9 +53,12 @@ test-bench: setup ## behaviour the benchmark relies on: past capacity, 503 + Ret
 	localcloud/base-image.sh bookworm
 	pytest -q -s tests/bench
 
+host-packages: ## apt packages the local cloud and the tests need (installs only what is missing; root)
+	localcloud/up --packages-only
+
 # The whole suite. Stages join this list when they exist and pass on a clean clone.
 TEST_STAGES := lint test-unit test-aws test-molecule test-e2e test-site test-bench
-test: ## the whole suite (what CI runs)
+test: host-packages ## the whole suite (what CI runs)
 	@set -e; for s in $(TEST_STAGES); do \
 	  start=$$(date +%s); echo "=== make $$s"; $(MAKE) --no-print-directory $$s; \
 	  echo "=== make $$s: ok in $$(( $$(date +%s) - start ))s"; done
