@@ -37,14 +37,18 @@ KEYS: dict[str, tuple[str, str]] = {
     "uwsgi_harakiri": ("uWSGI kills a worker whose request runs longer", "uwsgi ini harakiri"),
     "uwsgi_socket_timeout": ("uWSGI gives up a socket read/write after", "uwsgi ini socket-timeout"),
     "uwsgi_worker_reload_mercy": ("a reloading worker may finish its request for", "uwsgi ini worker-reload-mercy"),
+    "uwsgi_queue_wait_max": ("a request that waited longer in uWSGI's listen queue is answered 503 + Retry-After "
+                             "without running", "uwsgi ini env LONGHAUL_UWSGI_QUEUE_WAIT_MAX (the WSGI wrapper)"),
     "nginx_uwsgi_read_timeout": ("nginx waits for uWSGI's response for", "nginx uwsgi_read_timeout"),
     "nginx_uwsgi_send_timeout": ("nginx waits between two writes of the request to uWSGI", "nginx uwsgi_send_timeout"),
     "nginx_uwsgi_connect_timeout": ("nginx waits to connect to uWSGI", "nginx uwsgi_connect_timeout"),
     "nginx_client_body_timeout": ("nginx waits between two reads of the request body", "nginx client_body_timeout"),
     "nginx_send_timeout": ("nginx waits between two writes of the response", "nginx send_timeout"),
     "nginx_keepalive_timeout": ("nginx keeps an idle keep-alive connection open for", "nginx keepalive_timeout"),
-    "nginx_shed_retry_after": ("a request refused by a full uWSGI queue gets 503 with Retry-After (0: off)",
-                               "nginx 503 Retry-After"),
+    "nginx_shed_retry_after": ("a request refused by a full uWSGI queue, or shed after waiting past "
+                               "uwsgi_queue_wait_max, gets 503 with this Retry-After (0: no Retry-After, and a "
+                               "refused request stays nginx's 502)",
+                               "nginx 503 Retry-After, uwsgi ini env LONGHAUL_UWSGI_RETRY_AFTER"),
     "lb_idle_timeout": ("the load balancer cuts a connection idle for", "LB idle timeout (both sides)"),
     "lb_deregistration_delay": ("a draining target keeps its in-flight requests for", "TG deregistration delay / CLB draining"),
     "lb_health_check_interval": ("seconds between health checks", "TG / CLB health check"),
@@ -119,10 +123,14 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "nginx_read_after_harakiri",
-        "nginx_uwsgi_read_timeout >= uwsgi_harakiri + timeout_margin",
-        "nginx must outwait harakiri, so a killed request becomes nginx's clean 502/504 with a body, not a cut",
+        "nginx_uwsgi_read_timeout >= uwsgi_queue_wait_max + uwsgi_harakiri + timeout_margin",
+        "nginx's read timeout also counts the time a request waits in uWSGI's listen queue (harakiri starts only "
+        "when a worker takes it): a request may first wait up to uwsgi_queue_wait_max, then run until harakiri, "
+        "and nginx must outwait both, so a killed request becomes nginx's clean 502 with a body, not a 504 while "
+        "the app still runs",
         NGINX_DOCS + "#uwsgi_read_timeout",
-        "set nginx_uwsgi_read_timeout to at least {uwsgi_harakiri + timeout_margin}",
+        "set nginx_uwsgi_read_timeout to at least {uwsgi_queue_wait_max + uwsgi_harakiri + timeout_margin}, "
+        "or lower uwsgi_queue_wait_max",
     ),
     Rule(
         "lb_idle_after_nginx_read",
@@ -146,7 +154,8 @@ RULES: tuple[Rule, ...] = (
         "AWS rejects idle timeouts outside the range of the LB type",
         LB_IDLE_SOURCE,
         "keep lb_idle_timeout within {lb_idle_timeout_min}..{lb_idle_timeout_max}; with this margin, "
-        "longhaul_request_timeout may be at most {lb_idle_timeout_max - 3 * timeout_margin}",
+        "longhaul_request_timeout may be at most "
+        "{lb_idle_timeout_max - 3 * timeout_margin - uwsgi_queue_wait_max}",
     ),
     # uWSGI internals.
     Rule(
@@ -163,6 +172,15 @@ RULES: tuple[Rule, ...] = (
         "a graceful reload kills workers still busy after the mercy period: in-flight requests would fail",
         UWSGI_DOCS + "#worker-reload-mercy",
         "set uwsgi_worker_reload_mercy to at least {request_timeout}",
+    ),
+    Rule(
+        "queue_wait_within_limits",
+        "1 <= uwsgi_queue_wait_max",
+        "a request that waited in uWSGI's listen queue past the budget is shed with 503 before it runs; the "
+        "wrapper measures the wait in milliseconds, so a budget of 0 would shed nearly every request (the "
+        "budget's upper end is bounded by the chain: nginx_read_after_harakiri)",
+        UWSGI_DOCS + "#listen",
+        "set uwsgi_queue_wait_max to at least 1",
     ),
     # nginx.
     Rule(
@@ -437,7 +455,11 @@ def derive(
 
     harakiri = put("uwsgi_harakiri", t + m)
     put("uwsgi_worker_reload_mercy", harakiri)
-    read = put("nginx_uwsgi_read_timeout", harakiri + m)
+    # A request may wait in uWSGI's listen queue before harakiri starts counting; nginx's read timeout counts
+    # that wait too. Past this budget the wrapper sheds it with 503 before it runs, so nginx never cuts one
+    # with 504 while the app still works on it.
+    queue = put("uwsgi_queue_wait_max", m)
+    read = put("nginx_uwsgi_read_timeout", harakiri + queue + m)
     put("uwsgi_socket_timeout", read)
     put("nginx_uwsgi_connect_timeout", min(m, 75))
     # NLB's idle timeout cannot go below 60 s; everything above the chain is fine with a larger gap.

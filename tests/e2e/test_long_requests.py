@@ -1,7 +1,7 @@
 """The long-request proof (issue 4): real HAProxy, nginx, uWSGI and Flask in the local cloud.
 
-Contract scaled small: T = 8 s, margin 2 s, so uWSGI harakiri 10 s < nginx uwsgi_read_timeout 12 s
-< LB idle 14 s < client 16 s (the values are read from the contract, not written here). Each case
+Contract scaled small: T = 8 s, margin 2 s, so uWSGI harakiri 10 s, queue-wait budget 2 s, nginx
+uwsgi_read_timeout 14 s < LB idle 16 s < client 18 s (the values are read from the contract, not written here). Each case
 asserts status codes, bytes received and the log lines of the layer that acted, and prints its counts
 (`pytest -s` shows them; docs/why.md quotes a run). The cases run in file order on one stack.
 """

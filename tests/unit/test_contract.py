@@ -19,8 +19,9 @@ margins = st.integers(min_value=1, max_value=30)
 def max_request(lb: str, margin: int) -> int:
     """Largest T whose derived chain still fits every AWS limit (idle, drain, heartbeat)."""
     idle_max = c.LB_IDLE_LIMITS[lb][1]
-    # heartbeat = drain + mercy + m <= 7200 with drain = T + 2m and mercy = T + m
-    return min(idle_max - 3 * margin, 3600, (7200 - 4 * margin) // 2)
+    # idle = T + 4m (harakiri, queue wait, nginx read, idle: one margin each);
+    # heartbeat = drain + mercy + m <= 7200 with drain = T + 3m and mercy = T + m
+    return min(idle_max - 4 * margin, 3600, (7200 - 5 * margin) // 2)
 
 
 @st.composite
@@ -33,10 +34,9 @@ def valid_inputs(draw):
 
 def test_derives_the_documented_chain_for_the_defaults():
     t = c.derive(60, "alb", 5)
-    assert (t["uwsgi_harakiri"], t["nginx_uwsgi_read_timeout"], t["lb_idle_timeout"], t["client_timeout_min"]) == (
-        65, 70, 75, 80,
-    )
-    assert t["nginx_keepalive_timeout"] == 80  # outlives the ALB's 75 s idle timeout
+    assert (t["uwsgi_harakiri"], t["uwsgi_queue_wait_max"], t["nginx_uwsgi_read_timeout"], t["lb_idle_timeout"],
+            t["client_timeout_min"]) == (65, 5, 75, 80, 85)
+    assert t["nginx_keepalive_timeout"] == 85  # outlives the ALB's 80 s idle timeout
     assert t["lb_deregistration_delay"] >= 60 and t["uwsgi_worker_reload_mercy"] >= 60
     assert t["asg_lifecycle_heartbeat"] >= t["lb_deregistration_delay"] + t["uwsgi_worker_reload_mercy"]
     assert set(t) == set(c.KEYS) and all(isinstance(v, int) for v in t.values())
@@ -59,6 +59,9 @@ def test_every_rule_holds_for_every_valid_input(inputs):
     chain = [d["request_timeout"], d["uwsgi_harakiri"], d["nginx_uwsgi_read_timeout"], d["lb_idle_timeout"],
              d["client_timeout_min"]]
     assert all(b - a >= m for a, b in zip(chain, chain[1:])), chain
+    # A request that waited the whole queue budget, then ran until harakiri, still ends before nginx's read.
+    assert d["uwsgi_queue_wait_max"] >= 1
+    assert d["uwsgi_queue_wait_max"] + d["uwsgi_harakiri"] + m <= d["nginx_uwsgi_read_timeout"]
 
 
 def violating_override(rule: c.Rule, base: dict[str, int], lb: str) -> dict[str, int] | None:
@@ -104,7 +107,7 @@ def test_the_seeds_configuration_is_rejected_naming_both_broken_rules():
     assert {"lb_idle_after_nginx_read", "uwsgi_socket_after_harakiri"} <= names
     idle = next(v for v in report["violations"] if v.startswith("[lb_idle_after_nginx_read]"))
     assert "lb_idle_timeout=60 (set in longhaul_timeout_overrides)" in idle
-    assert "Fix: set lb_idle_timeout to at least 105" in idle
+    assert "Fix: set lb_idle_timeout to at least 110" in idle
     assert "config-idle-timeout" in idle  # the CLB's own page, not the ALB's
 
 
@@ -120,7 +123,7 @@ def test_the_keepalive_race_is_refused_on_alb_and_clb_but_required_on_nlb():
 
 def test_an_override_moves_its_dependents_with_it():
     t = c.derive(60, "alb", 5, {"uwsgi_harakiri": 100})
-    assert t["nginx_uwsgi_read_timeout"] == 105 and t["lb_idle_timeout"] == 110
+    assert t["nginx_uwsgi_read_timeout"] == 110 and t["lb_idle_timeout"] == 115
     assert c.evaluate(60, "alb", 5, {"uwsgi_harakiri": 100})["violations"] == []
 
 
@@ -140,8 +143,8 @@ def test_an_override_moves_its_dependents_with_it():
         ({"overrides": {"request_timeout": 60}}, "input_overrides", "unknown key 'request_timeout'"),
         ({"overrides": [60]}, "input_overrides", "must be a dict"),
         ({"unsafe_allow": ["no_such_rule"]}, "input_unsafe_allow", "unknown rules ['no_such_rule']"),
-        ({"request_timeout": 4000}, "lb_idle_within_limits", "longhaul_request_timeout may be at most 3985"),
-        ({"request_timeout": 3590, "lb_type": "clb"}, "lb_idle_within_limits", "lb_idle_timeout=3605"),
+        ({"request_timeout": 4000}, "lb_idle_within_limits", "longhaul_request_timeout may be at most 3980"),
+        ({"request_timeout": 3590, "lb_type": "clb"}, "lb_idle_within_limits", "lb_idle_timeout=3610"),
     ],
 )
 def test_bad_input_names_variable_value_rule_and_fix(kwargs, rule, needle):
@@ -150,6 +153,32 @@ def test_bad_input_names_variable_value_rule_and_fix(kwargs, rule, needle):
     hit = [v for v in report["violations"] if v.startswith(f"[{rule}]")]
     assert hit, report["violations"]
     assert needle in hit[0] and "Fix:" in hit[0]
+
+
+def test_the_queue_wait_budget_is_one_margin_and_moves_nginx_and_everything_outwards():
+    t = c.derive(60, "alb", 5, {"uwsgi_queue_wait_max": 20})
+    assert t["uwsgi_queue_wait_max"] == 20
+    assert (t["nginx_uwsgi_read_timeout"], t["lb_idle_timeout"], t["client_timeout_min"]) == (90, 95, 100)
+    assert t["uwsgi_socket_timeout"] > t["uwsgi_harakiri"] and t["lb_deregistration_delay"] == 90
+    assert c.evaluate(60, "alb", 5, {"uwsgi_queue_wait_max": 20})["violations"] == []
+    assert c.derive(8, "alb", 2)["uwsgi_queue_wait_max"] == 2
+
+
+def test_a_read_timeout_without_room_for_the_queue_wait_names_key_value_and_fix():
+    report = c.evaluate(60, "alb", 5, {"nginx_uwsgi_read_timeout": 70})
+    (hit,) = [v for v in report["violations"] if v.startswith("[nginx_read_after_harakiri]")]
+    assert "nginx_uwsgi_read_timeout=70 (set in longhaul_timeout_overrides)" in hit
+    assert "uwsgi_queue_wait_max=5" in hit and "uwsgi_harakiri=65" in hit
+    assert "Fix: set nginx_uwsgi_read_timeout to at least 75, or lower uwsgi_queue_wait_max" in hit
+    # harakiri + margin (the chain before the queue wait counted) is refused; adding the budget is enough.
+    assert c.evaluate(60, "alb", 5, {"nginx_uwsgi_read_timeout": 75})["violations"] == []
+
+
+def test_a_queue_wait_budget_of_zero_is_refused_by_name():
+    report = c.evaluate(60, "alb", 5, {"uwsgi_queue_wait_max": 0})
+    (hit,) = [v for v in report["violations"] if v.startswith("[queue_wait_within_limits]")]
+    assert "uwsgi_queue_wait_max=0 (set in longhaul_timeout_overrides)" in hit
+    assert "Fix: set uwsgi_queue_wait_max to at least 1" in hit
 
 
 def test_digit_strings_from_the_command_line_are_accepted():
