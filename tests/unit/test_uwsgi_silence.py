@@ -1,4 +1,5 @@
-"""roles/uwsgi's silence wrapper: user harakiri armed at request start, re-armed per chunk, disarmed on close.
+"""roles/uwsgi's wrapper: requests queued past the budget shed with 503; user harakiri armed at request start,
+re-armed per chunk, disarmed on close.
 
 uWSGI's ``uwsgi`` module exists only inside uWSGI; a fake records every ``set_user_harakiri`` call, and a fake
 app module stands for ``uwsgi_module``. The wrapper is loaded from the role's files the way uWSGI imports it.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "roles" / "uwsgi" / "files" / "longhaul_silence.py"
 HARAKIRI = 10
+QUEUE_WAIT_MAX = 5
+RETRY_AFTER = 3
 
 
 class Inner:
@@ -58,22 +62,34 @@ def env(monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_app", app_module)
     monkeypatch.setenv("LONGHAUL_UWSGI_APP", "fake_app:app")
     monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", str(HARAKIRI))
-    spec = importlib.util.spec_from_file_location("longhaul_silence_under_test", WRAPPER)
+    monkeypatch.setenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", str(QUEUE_WAIT_MAX))
+    monkeypatch.setenv("LONGHAUL_UWSGI_RETRY_AFTER", str(RETRY_AFTER))
+    return types.SimpleNamespace(wrapper=load("longhaul_silence_under_test"), calls=calls, app=app_module)
+
+
+def load(name):
+    """Import the wrapper from the role's files under ``name``, with the environment as it is now."""
+    spec = importlib.util.spec_from_file_location(name, WRAPPER)
     wrapper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wrapper)
-    return types.SimpleNamespace(wrapper=wrapper, calls=calls, app=app_module)
+    return wrapper
 
 
-def serve(env, path="/stream"):
+def serve(env, path="/stream", **params):
     """Drive the wrapper as uWSGI does: call, iterate, always close. Returns (status, headers, body)."""
     started = []
-    result = env.wrapper.application({"PATH_INFO": path}, lambda status, headers, exc_info=None:
+    result = env.wrapper.application({"PATH_INFO": path, **params}, lambda status, headers, exc_info=None:
                                      started.append((status, headers)))
     try:
         body = b"".join(result)
     finally:
-        result.close()
+        getattr(result, "close", lambda: None)()
     return started, body
+
+
+def queued(seconds):
+    """The uwsgi param nginx would have set ``seconds`` ago ($msec: seconds with milliseconds)."""
+    return {"LONGHAUL_NGINX_START": f"{time.time() - seconds:.3f}"}
 
 
 def harakiri(calls):
@@ -94,10 +110,7 @@ def test_arms_before_the_app_runs_and_rearms_after_every_chunk_then_disarms(env)
 
 def test_the_seconds_come_from_the_environment(env, monkeypatch):
     monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", "37")
-    spec = importlib.util.spec_from_file_location("longhaul_silence_37", WRAPPER)
-    wrapper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(wrapper)
-    env.wrapper = wrapper
+    env.wrapper = load("longhaul_silence_37")
     serve(env)
     assert set(harakiri(env.calls)[:-1]) == {37} and harakiri(env.calls)[-1] == 0
 
@@ -169,6 +182,86 @@ def test_load_app_follows_uwsgis_module_syntax(env):
 def test_a_harakiri_that_would_disarm_for_good_is_refused(env, value):
     with pytest.raises(ValueError, match="LONGHAUL_UWSGI_HARAKIRI"):
         env.wrapper.harakiri_seconds(value)
+
+
+# --- the queue-wait budget
+
+
+def test_a_request_queued_past_the_budget_is_shed_with_503_and_retry_after_without_running(env):
+    started, body = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    [(status, headers)] = started
+    assert status == "503 Service Unavailable"
+    assert dict(headers)["Retry-After"] == str(RETRY_AFTER)
+    assert dict(headers)["Content-Length"] == str(len(body))
+    assert body == f"overloaded: waited in the queue longer than {QUEUE_WAIT_MAX} s, retry after {RETRY_AFTER} s\n".encode()
+    assert env.calls == [], "the app ran, or harakiri was armed, for a shed request"
+
+
+def test_a_request_queued_within_the_budget_runs(env):
+    started, body = serve(env, **queued(QUEUE_WAIT_MAX - 1))
+    assert started[0][0] == "200 OK" and body == b"abc"
+    assert ("app", "/stream") in env.calls and harakiri(env.calls)[0] == HARAKIRI
+
+
+@pytest.mark.parametrize("value", ["", "soon", "12,5", "nan", "inf", "-inf", "1e999", "1.5e", None])
+def test_without_a_usable_param_nothing_is_checked(env, value):
+    # None: uWSGI reached without longhaul's nginx; the rest: garbled (never a reason to shed).
+    started, body = serve(env, **({} if value is None else {"LONGHAUL_NGINX_START": value}))
+    assert started[0][0] == "200 OK" and body == b"abc" and ("app", "/stream") in env.calls
+
+
+def test_a_start_in_the_future_is_no_wait(env):
+    started, _ = serve(env, **queued(-60))
+    assert started[0][0] == "200 OK"
+
+
+def test_the_budget_and_retry_after_come_from_the_environment(env, monkeypatch):
+    monkeypatch.setenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", "30")
+    monkeypatch.setenv("LONGHAUL_UWSGI_RETRY_AFTER", "0")
+    env.wrapper = load("longhaul_silence_30")
+    assert serve(env, **queued(20))[0][0][0] == "200 OK"
+    env.calls.clear()
+    started, body = serve(env, **queued(31))
+    [(status, headers)] = started
+    # Retry-After 0 (nginx_shed_retry_after 0): still shed, without the header.
+    assert status.startswith("503") and "Retry-After" not in dict(headers) and b"30 s" in body
+    assert env.calls == []
+
+
+def test_a_shed_answer_does_not_share_its_header_list_between_requests(env):
+    first, _ = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    first[0][1].append(("X-Added", "by a server"))
+    second, _ = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    assert ("X-Added", "by a server") not in second[0][1]
+
+
+def test_total_mode_checks_the_queue_but_arms_no_user_harakiri(env, monkeypatch):
+    monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", "global")
+    env.wrapper = load("longhaul_silence_global")
+    started, body = serve(env, **queued(1))
+    assert started[0][0] == "200 OK" and body == b"abc"
+    assert harakiri(env.calls) == [] and env.app.inner.closed
+    # The app's own iterable is returned: nothing wraps a response uWSGI's global harakiri times.
+    assert env.wrapper.application({"PATH_INFO": "/", **queued(1)}, lambda *a: None) is env.app.inner
+    env.calls.clear()
+    assert serve(env, **queued(QUEUE_WAIT_MAX + 1))[0][0][0].startswith("503") and env.calls == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", "0"), ("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", "5s"),
+     ("LONGHAUL_UWSGI_RETRY_AFTER", "-1"), ("LONGHAUL_UWSGI_HARAKIRI", "globally")],
+)
+def test_a_bad_setting_stops_the_import_naming_it(env, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name}='{value}'"):
+        load("longhaul_silence_bad")
+
+
+def test_a_missing_budget_stops_the_import(env, monkeypatch):
+    monkeypatch.delenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX")
+    with pytest.raises(KeyError, match="LONGHAUL_UWSGI_QUEUE_WAIT_MAX"):
+        load("longhaul_silence_no_budget")
 
 
 def test_settings_put_in_the_c_environment_by_uwsgi_are_found(env):

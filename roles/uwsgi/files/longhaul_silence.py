@@ -1,17 +1,33 @@
-"""WSGI wrapper that makes uWSGI's harakiri measure a request's silence, not its total duration.
+"""WSGI wrapper in front of the app: sheds requests that waited too long in uWSGI's listen queue, and makes
+uWSGI's harakiri measure a request's silence, not its total duration.
 
-longhaul's contract defines T as the longest a request may run without sending a byte. uWSGI's global
+Queue wait. nginx's uwsgi_read_timeout starts when nginx hands a request to uWSGI, harakiri only when a worker
+takes it; in between the request waits in the listen queue while every worker is busy. A request that waited
+longer than the contract's ``uwsgi_queue_wait_max`` could still run until harakiri, past nginx's read timeout:
+nginx would answer 504 while the app keeps working, and the app's late write would die with a broken pipe.
+nginx passes the time it handed the request over as the uwsgi param ``LONGHAUL_NGINX_START`` (``$msec``; a
+param, not an HTTP header, so a client cannot set it); a request that waited longer than the budget is
+answered at once with 503 and Retry-After, without calling the app. Without the param (uWSGI reached by
+something else than longhaul's nginx) or with a value that is not a time, nothing is checked.
+
+Silence. longhaul's contract defines T as the longest a request may run without sending a byte. uWSGI's global
 ``harakiri`` option bounds the whole request, so a stream that sends a chunk every second would still be
 killed at harakiri, long before the LB's idle timer (which data resets) would cut it. This wrapper uses
 uWSGI's per-worker *user* harakiri instead (``uwsgi.set_user_harakiri(seconds)``, 0 disarms; the master kills
 the worker when it expires and logs the usual HARAKIRI lines): it arms the timer when the request starts,
 re-arms it each time the response yields a chunk, and disarms it when the response is closed.
 
-Configured through the environment (``env =`` lines of the uWSGI ini, read when the master imports this
-module):
+Configured through the environment (``env =`` lines of the uWSGI ini, read once, when the master imports
+this module):
 
 - ``LONGHAUL_UWSGI_APP``: the real WSGI entry point, ``module:callable`` (callable defaults to ``application``);
-- ``LONGHAUL_UWSGI_HARAKIRI``: seconds of silence after which the worker is killed (the contract's harakiri).
+- ``LONGHAUL_UWSGI_HARAKIRI``: seconds of silence after which the worker is killed (the contract's harakiri),
+  or ``global`` (uwsgi_harakiri_mode total: uWSGI's global harakiri option times the whole request and the
+  wrapper only checks the queue wait);
+- ``LONGHAUL_UWSGI_QUEUE_WAIT_MAX``: seconds a request may wait in the listen queue (the contract's
+  uwsgi_queue_wait_max);
+- ``LONGHAUL_UWSGI_RETRY_AFTER``: the shed 503's Retry-After, seconds (the contract's nginx_shed_retry_after;
+  0: no Retry-After header).
 """
 
 from __future__ import annotations
@@ -20,11 +36,18 @@ import ctypes
 import importlib
 import os
 from collections.abc import Callable, Iterable, Iterator
+from time import time
 from typing import Any
 
 import uwsgi  # only importable inside uWSGI (the tests provide a fake)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# The uwsgi param nginx sets to $msec (seconds since the epoch, with milliseconds) when it hands a request over.
+START_PARAM = "LONGHAUL_NGINX_START"
+# LONGHAUL_UWSGI_HARAKIRI value of uwsgi_harakiri_mode total: the global harakiri option times the request.
+GLOBAL_HARAKIRI = "global"
+_INFINITY = float("inf")
 
 
 def setting(name: str) -> str:
@@ -52,12 +75,22 @@ def load_app(spec: str) -> WSGIApp:
     return getattr(importlib.import_module(module_name), attribute or "application")
 
 
-def harakiri_seconds(value: str) -> int:
-    """The silence allowed, seconds; refuses 0 or less, which would disarm harakiri for good."""
-    seconds = int(value)
-    if seconds < 1:
-        raise ValueError(f"LONGHAUL_UWSGI_HARAKIRI={value!r}: must be 1 or more seconds")
+def whole_seconds(name: str, value: str, minimum: int) -> int:
+    """An integer setting of at least ``minimum`` seconds; anything else stops uWSGI with the name and value."""
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = None
+    if seconds is None or seconds < minimum:
+        raise ValueError(f"{name}={value!r}: must be a whole number of seconds, {minimum} or more")
     return seconds
+
+
+def harakiri_seconds(value: str) -> int | None:
+    """The silence allowed, seconds, or None for ``global``; refuses 0 or less, which would disarm harakiri."""
+    if value == GLOBAL_HARAKIRI:
+        return None
+    return whole_seconds("LONGHAUL_UWSGI_HARAKIRI", value, 1)
 
 
 class SilenceTimed:
@@ -96,10 +129,31 @@ class SilenceTimed:
             uwsgi.set_user_harakiri(0)
 
 
-def wrap(app: WSGIApp, seconds: int) -> WSGIApp:
-    """A WSGI app that runs ``app`` with user harakiri = ``seconds`` of silence."""
+def wrap(app: WSGIApp, seconds: int | None, queue_wait_max: int | None = None, retry_after: int = 0) -> WSGIApp:
+    """A WSGI app that sheds a request queued longer than ``queue_wait_max`` seconds (None: no check) and runs
+    ``app`` with user harakiri = ``seconds`` of silence (None: uWSGI's global harakiri times it instead)."""
+    # Everything the shed answer needs is built once; a request that passes pays a dict lookup, a float()
+    # and a clock read.
+    body = (f"overloaded: waited in the queue longer than {queue_wait_max} s"
+            + (f", retry after {retry_after} s" if retry_after > 0 else "") + "\n").encode()
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    if retry_after > 0:
+        headers.append(("Retry-After", str(retry_after)))
+    budget = float(queue_wait_max) if queue_wait_max is not None else _INFINITY
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start = environ.get(START_PARAM)
+        if start is not None:
+            try:
+                waited = time() - float(start)
+            except (TypeError, ValueError):
+                waited = 0.0  # not a time: no check
+            # An infinite or NaN wait is a garbled param, not a queue.
+            if budget < waited < _INFINITY:
+                start_response("503 Service Unavailable", list(headers))
+                return [body]
+        if seconds is None:
+            return app(environ, start_response)
         uwsgi.set_user_harakiri(seconds)
         try:
             inner = app(environ, start_response)
@@ -111,4 +165,9 @@ def wrap(app: WSGIApp, seconds: int) -> WSGIApp:
     return application
 
 
-application = wrap(load_app(setting("LONGHAUL_UWSGI_APP")), harakiri_seconds(setting("LONGHAUL_UWSGI_HARAKIRI")))
+application = wrap(
+    load_app(setting("LONGHAUL_UWSGI_APP")),
+    harakiri_seconds(setting("LONGHAUL_UWSGI_HARAKIRI")),
+    whole_seconds("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", setting("LONGHAUL_UWSGI_QUEUE_WAIT_MAX"), 1),
+    whole_seconds("LONGHAUL_UWSGI_RETRY_AFTER", setting("LONGHAUL_UWSGI_RETRY_AFTER"), 0),
+)
