@@ -2,7 +2,8 @@
 re-armed per chunk, disarmed on close.
 
 uWSGI's ``uwsgi`` module exists only inside uWSGI; a fake records every ``set_user_harakiri`` call, and a fake
-app module stands for ``uwsgi_module``. The wrapper is loaded from the role's files the way uWSGI imports it.
+app module stands for ``uwsgi_module``. The wrapper is loaded from the role's files the way uWSGI imports it,
+with a fake clock (``time.time``) that the tests move: it has been serving for an hour when a test starts.
 """
 
 from __future__ import annotations
@@ -40,10 +41,22 @@ class Inner:
         self.closed = True
 
 
+class Clock:
+    """A fake ``time.time``: the wrapper binds it at import, for its ready time and every request."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def env(monkeypatch):
     """The wrapper loaded with a fake uwsgi and a fake app; ``calls`` logs harakiri and app events in order."""
     calls: list[tuple] = []
+    clock = Clock()
+    monkeypatch.setattr(time, "time", clock)
     fake_uwsgi = types.ModuleType("uwsgi")
     fake_uwsgi.set_user_harakiri = lambda seconds: calls.append(("harakiri", seconds))
     app_module = types.ModuleType("fake_app")
@@ -64,14 +77,18 @@ def env(monkeypatch):
     monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", str(HARAKIRI))
     monkeypatch.setenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", str(QUEUE_WAIT_MAX))
     monkeypatch.setenv("LONGHAUL_UWSGI_RETRY_AFTER", str(RETRY_AFTER))
-    return types.SimpleNamespace(wrapper=load("longhaul_silence_under_test"), calls=calls, app=app_module)
+    return types.SimpleNamespace(wrapper=load("longhaul_silence_under_test", clock), calls=calls, app=app_module,
+                                 clock=clock)
 
 
-def load(name):
-    """Import the wrapper from the role's files under ``name``, with the environment as it is now."""
+def load(name, clock):
+    """Import the wrapper from the role's files under ``name``, with the environment as it is now, as uWSGI's
+    master does at start; then an hour of serving passes."""
     spec = importlib.util.spec_from_file_location(name, WRAPPER)
     wrapper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wrapper)
+    wrapper.loaded_at = clock.now
+    clock.now += 3600
     return wrapper
 
 
@@ -87,9 +104,9 @@ def serve(env, path="/stream", **params):
     return started, body
 
 
-def queued(seconds):
+def queued(env, seconds):
     """The uwsgi param nginx would have set ``seconds`` ago ($msec: seconds with milliseconds)."""
-    return {"LONGHAUL_NGINX_START": f"{time.time() - seconds:.3f}"}
+    return {"LONGHAUL_NGINX_START": f"{env.clock.now - seconds:.3f}"}
 
 
 def harakiri(calls):
@@ -110,7 +127,7 @@ def test_arms_before_the_app_runs_and_rearms_after_every_chunk_then_disarms(env)
 
 def test_the_seconds_come_from_the_environment(env, monkeypatch):
     monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", "37")
-    env.wrapper = load("longhaul_silence_37")
+    env.wrapper = load("longhaul_silence_37", env.clock)
     serve(env)
     assert set(harakiri(env.calls)[:-1]) == {37} and harakiri(env.calls)[-1] == 0
 
@@ -188,7 +205,7 @@ def test_a_harakiri_that_would_disarm_for_good_is_refused(env, value):
 
 
 def test_a_request_queued_past_the_budget_is_shed_with_503_and_retry_after_without_running(env):
-    started, body = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    started, body = serve(env, **queued(env, QUEUE_WAIT_MAX + 1))
     [(status, headers)] = started
     assert status == "503 Service Unavailable"
     assert dict(headers)["Retry-After"] == str(RETRY_AFTER)
@@ -198,30 +215,50 @@ def test_a_request_queued_past_the_budget_is_shed_with_503_and_retry_after_witho
 
 
 def test_a_request_queued_within_the_budget_runs(env):
-    started, body = serve(env, **queued(QUEUE_WAIT_MAX - 1))
+    started, body = serve(env, **queued(env, QUEUE_WAIT_MAX - 1))
     assert started[0][0] == "200 OK" and body == b"abc"
     assert ("app", "/stream") in env.calls and harakiri(env.calls)[0] == HARAKIRI
 
 
-@pytest.mark.parametrize("value", ["", "soon", "12,5", "nan", "inf", "-inf", "1e999", "1.5e", None])
+@pytest.mark.parametrize("value", ["", "soon", "12,5", "nan", "inf", "-inf", "1e999", "1.5e", "0", "1.5", None])
 def test_without_a_usable_param_nothing_is_checked(env, value):
-    # None: uWSGI reached without longhaul's nginx; the rest: garbled (never a reason to shed).
+    # None: uWSGI reached without longhaul's nginx; the rest: garbled, or times long before uWSGI was ready
+    # (never a reason to shed).
     started, body = serve(env, **({} if value is None else {"LONGHAUL_NGINX_START": value}))
     assert started[0][0] == "200 OK" and body == b"abc" and ("app", "/stream") in env.calls
 
 
+def test_a_request_queued_through_a_graceful_reload_is_served_whatever_it_waited(env):
+    # Handed over by nginx 1 s before this generation's master imported the wrapper (the reload's pause), and
+    # taken by a worker later: it is served, as before the budget (a reload loses no request).
+    handed = env.wrapper.loaded_at - 1
+    env.clock.now = env.wrapper.loaded_at + QUEUE_WAIT_MAX + 30
+    started, body = serve(env, LONGHAUL_NGINX_START=f"{handed:.3f}")
+    assert started[0][0] == "200 OK" and body == b"abc" and ("app", "/stream") in env.calls
+    # One handed over just after it was ready, queued as long: shed.
+    env.calls.clear()
+    started, _ = serve(env, LONGHAUL_NGINX_START=f"{env.wrapper.loaded_at + 1:.3f}")
+    assert started[0][0].startswith("503") and env.calls == []
+
+
+def test_the_budget_is_a_strict_bound_in_milliseconds(env):
+    assert serve(env, **queued(env, QUEUE_WAIT_MAX))[0][0][0] == "200 OK"
+    env.calls.clear()
+    assert serve(env, **queued(env, QUEUE_WAIT_MAX + 0.002))[0][0][0].startswith("503") and env.calls == []
+
+
 def test_a_start_in_the_future_is_no_wait(env):
-    started, _ = serve(env, **queued(-60))
+    started, _ = serve(env, **queued(env, -60))
     assert started[0][0] == "200 OK"
 
 
 def test_the_budget_and_retry_after_come_from_the_environment(env, monkeypatch):
     monkeypatch.setenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX", "30")
     monkeypatch.setenv("LONGHAUL_UWSGI_RETRY_AFTER", "0")
-    env.wrapper = load("longhaul_silence_30")
-    assert serve(env, **queued(20))[0][0][0] == "200 OK"
+    env.wrapper = load("longhaul_silence_30", env.clock)
+    assert serve(env, **queued(env, 20))[0][0][0] == "200 OK"
     env.calls.clear()
-    started, body = serve(env, **queued(31))
+    started, body = serve(env, **queued(env, 31))
     [(status, headers)] = started
     # Retry-After 0 (nginx_shed_retry_after 0): still shed, without the header.
     assert status.startswith("503") and "Retry-After" not in dict(headers) and b"30 s" in body
@@ -229,22 +266,22 @@ def test_the_budget_and_retry_after_come_from_the_environment(env, monkeypatch):
 
 
 def test_a_shed_answer_does_not_share_its_header_list_between_requests(env):
-    first, _ = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    first, _ = serve(env, **queued(env, QUEUE_WAIT_MAX + 1))
     first[0][1].append(("X-Added", "by a server"))
-    second, _ = serve(env, **queued(QUEUE_WAIT_MAX + 1))
+    second, _ = serve(env, **queued(env, QUEUE_WAIT_MAX + 1))
     assert ("X-Added", "by a server") not in second[0][1]
 
 
 def test_total_mode_checks_the_queue_but_arms_no_user_harakiri(env, monkeypatch):
     monkeypatch.setenv("LONGHAUL_UWSGI_HARAKIRI", "global")
-    env.wrapper = load("longhaul_silence_global")
-    started, body = serve(env, **queued(1))
+    env.wrapper = load("longhaul_silence_global", env.clock)
+    started, body = serve(env, **queued(env, 1))
     assert started[0][0] == "200 OK" and body == b"abc"
     assert harakiri(env.calls) == [] and env.app.inner.closed
     # The app's own iterable is returned: nothing wraps a response uWSGI's global harakiri times.
-    assert env.wrapper.application({"PATH_INFO": "/", **queued(1)}, lambda *a: None) is env.app.inner
+    assert env.wrapper.application({"PATH_INFO": "/", **queued(env, 1)}, lambda *a: None) is env.app.inner
     env.calls.clear()
-    assert serve(env, **queued(QUEUE_WAIT_MAX + 1))[0][0][0].startswith("503") and env.calls == []
+    assert serve(env, **queued(env, QUEUE_WAIT_MAX + 1))[0][0][0].startswith("503") and env.calls == []
 
 
 @pytest.mark.parametrize(
@@ -255,13 +292,13 @@ def test_total_mode_checks_the_queue_but_arms_no_user_harakiri(env, monkeypatch)
 def test_a_bad_setting_stops_the_import_naming_it(env, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"{name}='{value}'"):
-        load("longhaul_silence_bad")
+        load("longhaul_silence_bad", env.clock)
 
 
 def test_a_missing_budget_stops_the_import(env, monkeypatch):
     monkeypatch.delenv("LONGHAUL_UWSGI_QUEUE_WAIT_MAX")
     with pytest.raises(KeyError, match="LONGHAUL_UWSGI_QUEUE_WAIT_MAX"):
-        load("longhaul_silence_no_budget")
+        load("longhaul_silence_no_budget", env.clock)
 
 
 def test_settings_put_in_the_c_environment_by_uwsgi_are_found(env):

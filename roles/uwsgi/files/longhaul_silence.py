@@ -10,6 +10,12 @@ param, not an HTTP header, so a client cannot set it); a request that waited lon
 answered at once with 503 and Retry-After, without calling the app. Without the param (uWSGI reached by
 something else than longhaul's nginx) or with a value that is not a time, nothing is checked.
 
+A request handed over before this uWSGI generation was ready (before the master imported this module, at
+start and at every graceful reload) is not checked: during a graceful reload new requests wait in the queue
+while the busy workers finish (up to worker-reload-mercy), and they are served afterwards, as before, so a
+reload loses no request. Such a request keeps the risk the budget removes elsewhere: if it waited through a
+long reload and then itself runs for nearly T, nginx may answer 504.
+
 Silence. longhaul's contract defines T as the longest a request may run without sending a byte. uWSGI's global
 ``harakiri`` option bounds the whole request, so a stream that sends a chunk every second would still be
 killed at harakiri, long before the LB's idle timer (which data resets) would cut it. This wrapper uses
@@ -129,27 +135,37 @@ class SilenceTimed:
             uwsgi.set_user_harakiri(0)
 
 
-def wrap(app: WSGIApp, seconds: int | None, queue_wait_max: int | None = None, retry_after: int = 0) -> WSGIApp:
+def wrap(
+    app: WSGIApp,
+    seconds: int | None,
+    queue_wait_max: int | None = None,
+    retry_after: int = 0,
+    ready_at: float | None = None,
+) -> WSGIApp:
     """A WSGI app that sheds a request queued longer than ``queue_wait_max`` seconds (None: no check) and runs
-    ``app`` with user harakiri = ``seconds`` of silence (None: uWSGI's global harakiri times it instead)."""
-    # Everything the shed answer needs is built once; a request that passes pays a dict lookup, a float()
-    # and a clock read.
+    ``app`` with user harakiri = ``seconds`` of silence (None: uWSGI's global harakiri times it instead).
+
+    A request nginx handed over before ``ready_at`` (default: now, the import of this module by uWSGI's
+    master) waited through a (re)start, and is not checked."""
+    # Everything the shed answer needs is built once; a request that passes pays a dict lookup, a float(),
+    # a clock read and two comparisons.
     body = (f"overloaded: waited in the queue longer than {queue_wait_max} s"
             + (f", retry after {retry_after} s" if retry_after > 0 else "") + "\n").encode()
     headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
     if retry_after > 0:
         headers.append(("Retry-After", str(retry_after)))
     budget = float(queue_wait_max) if queue_wait_max is not None else _INFINITY
+    ready = time() if ready_at is None else ready_at
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         start = environ.get(START_PARAM)
         if start is not None:
             try:
-                waited = time() - float(start)
+                handed = float(start)
             except (TypeError, ValueError):
-                waited = 0.0  # not a time: no check
-            # An infinite or NaN wait is a garbled param, not a queue.
-            if budget < waited < _INFINITY:
+                handed = 0.0  # not a time: no check
+            # Handed over before this generation was ready (or NaN, -inf): no check; +inf waited -inf.
+            if ready < handed and time() - handed > budget:
                 start_response("503 Service Unavailable", list(headers))
                 return [body]
         if seconds is None:
