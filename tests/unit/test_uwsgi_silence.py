@@ -301,6 +301,16 @@ def test_a_missing_budget_stops_the_import(env, monkeypatch):
         load("longhaul_silence_no_budget", env.clock)
 
 
+def test_after_a_reload_the_ini_value_wins_over_the_inherited_one(env, monkeypatch):
+    # A graceful reload re-executes the master with the environment of the previous config (the VM's snapshot,
+    # os.environ, holds it), then the ini's env = lines overwrite it in the C environment only.
+    name = "LONGHAUL_UWSGI_TEST_RELOADED"
+    monkeypatch.setenv(name, "2")
+    os.putenv(name, "1000")
+    assert os.environ[name] == "2"
+    assert env.wrapper.setting(name) == "1000"
+
+
 def test_settings_put_in_the_c_environment_by_uwsgi_are_found(env):
     # uWSGI's env = lines call putenv() after pyuwsgi's VM took its os.environ snapshot.
     name = "LONGHAUL_UWSGI_TEST_ONLY_IN_C"

@@ -57,17 +57,17 @@ _INFINITY = float("inf")
 
 
 def setting(name: str) -> str:
-    """A variable of the process environment, including those set by the ini's ``env =`` lines.
+    """A variable of the process environment as the ini's ``env =`` lines left it.
 
-    pyuwsgi starts the Python VM before uWSGI parses its options, so ``os.environ`` (a snapshot taken at VM
-    start) misses what ``env =`` put into the C environment; ask libc for those (seen with pyuwsgi 2.0.30).
+    Asks libc first: pyuwsgi starts the Python VM before uWSGI parses its options, so ``os.environ`` (a snapshot
+    taken at VM start) misses what ``env =`` put into the C environment (seen with pyuwsgi 2.0.30); and after a
+    graceful reload (the master re-executes itself with its environment) the snapshot holds the previous
+    config's values, which ``env =`` has overwritten only in the C environment. ``os.environ`` is the fallback.
     """
-    value = os.environ.get(name)
-    if value is None:
-        libc_getenv = ctypes.CDLL(None).getenv
-        libc_getenv.restype = ctypes.c_char_p
-        raw = libc_getenv(name.encode())
-        value = raw.decode() if raw is not None else None
+    libc_getenv = ctypes.CDLL(None).getenv
+    libc_getenv.restype = ctypes.c_char_p
+    raw = libc_getenv(name.encode())
+    value = raw.decode() if raw is not None else os.environ.get(name)
     if value is None:
         raise KeyError(f"{name} is not set: the uWSGI ini must set it (env = {name}=...)")
     return value
