@@ -1,0 +1,40 @@
+"""The uwsgi role's preflight refuses bad worker settings before anything on a host changes."""
+
+from __future__ import annotations
+
+from test_timeouts_playbook import play
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: uwsgi
+        tasks_from: preflight
+"""
+
+
+def run_preflight(tmp_path, *extra: str):
+    book = tmp_path / "preflight.yml"
+    book.write_text(PLAYBOOK)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    return play("-e", "longhaul_request_timeout=60", *extra, playbook=str(book), inventory=str(inventory))
+
+
+def test_default_worker_shape_passes(tmp_path):
+    run = run_preflight(tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_threads_are_refused_naming_the_variable_the_rule_and_the_fix(tmp_path):
+    run = run_preflight(tmp_path, "-e", "uwsgi_threads=4")
+    assert run.returncode != 0
+    out = " ".join(run.stdout.split())  # the YAML callback wraps long messages
+    assert "uwsgi_threads=4 (rule: one thread per worker" in out
+    assert "Fix: uwsgi_threads: 1" in out and "uwsgi_threads_accept_inexact_harakiri: true" in out
+
+
+def test_threads_pass_when_the_inexact_harakiri_is_accepted(tmp_path):
+    run = run_preflight(tmp_path, "-e", "uwsgi_threads=4", "-e", "uwsgi_threads_accept_inexact_harakiri=true")
+    assert run.returncode == 0, run.stdout + run.stderr
