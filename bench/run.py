@@ -143,10 +143,11 @@ def http_get(url: str, timeout: float) -> tuple[int, dict, float, bytes]:
 
 # --- load ---------------------------------------------------------------------------------------
 
-def wrk(url: str, connections: int, duration: float, timeout: float, threads: int = 1) -> dict:
+def wrk(url: str, connections: int, duration: float, timeout: float, threads: int = 1, host: str = "") -> dict:
     """One bounded wrk run (closed loop: fixed connections, fixed duration), parsed from report.lua."""
+    header = ["-H", f"Host: {host}"] if host else []
     out = run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(duration)}s", f"--timeout={int(timeout)}s",
-               "-s", str(WRK_SCRIPT), url, "--", "status"], capture_output=True).stdout
+               *header, "-s", str(WRK_SCRIPT), url, "--", "status"], capture_output=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     res = json.loads(line[len("WRKJSON "):])
     res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
@@ -173,18 +174,26 @@ def inproc_cost(host: dict, group_vars: dict, path: str = "/") -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def throughput(hosts: list[dict], rounds: int, duration: float, connections: int, path: str) -> dict:
-    """Interleaved rounds on path: a, b, c, a, b, c... with per-group CPU accounting around each run."""
-    runs: dict[str, list[dict]] = {h["bench_label"]: [] for h in hosts}
+FLOOR_HOST = "floor.bench"  # tuning/recommended.yml: a server answering from nginx's config on host t
+
+
+def throughput(hosts: list[dict], rounds: int, duration: float, connections: int, path: str,
+               floor: bool = False) -> dict:
+    """Interleaved rounds on path: a, b, c, a, b, c... with per-group CPU accounting around each run.
+    floor: also nginx alone on host t (Host: floor.bench), labelled n, in the same rotation."""
+    targets = [(h["bench_label"], h, "") for h in hosts]
+    if floor:
+        targets += [("n", h, FLOOR_HOST) for h in hosts if h["bench_label"] == "t"]
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in targets}
     for r in range(rounds):
-        for h in hosts:
+        for label, h, vhost in targets:
             before = cpu_usage(h)
-            res = wrk(h["url"] + path, connections, duration, timeout=10)
+            res = wrk(h["url"] + path, connections, duration, timeout=10, host=vhost)
             after = cpu_usage(h)
             res["cpu_s"] = {k: after[k] - before.get(k, 0.0) for k in after}
             res["load1"] = os.getloadavg()[0]
-            runs[h["bench_label"]].append(res)
-            log(f"round {r + 1}/{rounds} {h['bench_label']}: {res['rps']:.0f} req/s, p99 "
+            runs[label].append(res)
+            log(f"round {r + 1}/{rounds} {label}: {res['rps']:.0f} req/s, p99 "
                 f"{res['latency_us']['p99'] / 1000:.1f} ms, errors {res['errors_total']}, "
                 f"non-2xx {sum(v for k, v in res['statuses'].items() if not k.startswith('2'))}")
     summary = {}
@@ -345,6 +354,13 @@ def report(res: dict) -> str:
             f"| {t['rps_median'] * cpu.get('total', 0) / 1000 / res['params']['cpus']:.2f} |")
     lines.append(f"| app alone (WSGI call loop, the limit) | {1 / (app_cpu_ms / 1000):.0f} per CPU | | | | | "
                  f"| {app_cpu_ms:.3f} | | {app_cpu_ms:.3f} | |")
+    if "n" in tp:
+        n = tp["n"]
+        lines.append(
+            f"| nginx alone (answers from its config on host t, no app server: the floor of any nginx-fronted "
+            f"stack) | {n['rps_median']:.0f} ({n['rps_min']:.0f}–{n['rps_max']:.0f}) | {n['p50_ms']:.2f} "
+            f"| {n['p99_ms']:.2f} | {n['errors']} | {n['non_2xx']} | {n['cpu_s_per_1k'].get('nginx', 0):.3f} | | "
+            f"| {n['cpu_s_per_1k'].get('total', 0):.3f} | |")
     limit_rps = 1000 / app_cpu_ms * res["params"]["cpus"]
 
     def cpu1k(label: str) -> float:
@@ -368,8 +384,16 @@ def report(res: dict) -> str:
             f"| c/{x} CPU per request (efficiency) | {cpu1k('c') / cpu1k(x):.2f} | | |",
             f"| b/{x} CPU per request (efficiency) | {cpu1k('b') / cpu1k(x):.2f} | | |",
         ]
+    if "n" in tp:
+        floor_ms = tp["n"]["cpu_s_per_1k"]["total"]
+        lines += [
+            f"| nginx alone / app alone (CPU per request) | {floor_ms / app_cpu_ms:.2f} | | |",
+            f"| a: whole host − nginx alone − app alone (uWSGI and the hand-off from nginx), µs per request | "
+            f"{(cpu1k('a') - floor_ms - app_cpu_ms) * 1000:.0f} | | |",
+        ]
     if "t" in tp:
-        lines.append(f"| t/a requests/s (what the recommended tuning buys) | {tp['t']['rps_median'] / a:.2f} | | |")
+        lines.append(f"| t/a requests/s (what 4 processes per vCPU cost or buy on /) | "
+                     f"{tp['t']['rps_median'] / a:.2f} | | |")
         lines.append(f"| t/a CPU per request | {tp['t']['cpu_s_per_1k']['total'] / tp['a']['cpu_s_per_1k']['total']:.2f}"
                      " | | |")
     lines.append("")
@@ -500,12 +524,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=15, help="seconds per throughput run")
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--mix", default="4:28,96:32",
+    ap.add_argument("--mix", default="3:29,6:26,96:32",
                     help="levels of the long-request mix, LONG:SHORT clients, comma-separated (default: below "
-                         "the 8 request slots of longhaul's hosts, then past slots + listen queue)")
+                         "a's 4 request slots, below t's 8, then past slots + listen queue)")
     ap.add_argument("--mix-duration", type=int, default=20)
     ap.add_argument("--overload-long", type=int, default=96,
-                    help="long requests that hold every slot and fill the queue (longhaul tuned: 8 slots + 64)")
+                    help="long requests that hold every slot and fill the queue (t: 8 slots + 64 queued)")
     ap.add_argument("--overload-short", type=int, default=32)
     ap.add_argument("--overload-wait", type=float, default=3.0, help="client timeout of the short requests")
     ap.add_argument("--max-load", type=float, default=1.5, help="wait (up to 1 min) for a quieter machine")
@@ -558,7 +582,8 @@ def main() -> None:
         for h in hosts:  # warm-up: cheaper workers spawned, caches filled; not measured
             wrk(h["url"] + "/", args.connections, 3, 10)
         if not only or "throughput" in only:
-            res["throughput"] = throughput(hosts, args.rounds, args.duration, args.connections, "/")
+            res["throughput"] = throughput(hosts, args.rounds, args.duration, args.connections, "/",
+                                           floor=not args.tuning and "t" in args.labels)
         if not only or "mix" in only:
             res["long_mix"] = long_mix(hosts, params["mix"], slow_s, args.mix_duration, T)
         if not only or "overload" in only:
