@@ -1,8 +1,8 @@
 """Fast shedding, end to end on a real host: past capacity, a request is answered 503 with Retry-After
 within a second instead of waiting in a queue, and the requests already accepted still succeed.
 
-The host is longhaul's roles with bench/tuning/recommended.yml (bounded uWSGI listen queue); nginx maps the
-socket's refusal to 503 with the role's defaults. It is created and removed by the test (about three minutes); set
+The host is longhaul's roles with bench/tuning/recommended.yml (the benchmark's host t); the bounded uWSGI listen
+queue and nginx's mapping of the socket's refusal to 503 are the roles' defaults. It is created and removed by the test (about three minutes); set
 LONGHAUL_SHED_URL=http://127.0.0.1:PORT to run against a host that is already up.
 """
 
