@@ -39,18 +39,18 @@ test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for r
 	pytest -q tests/unit tests/app
 
 test-molecule: setup ## molecule: each host role, then the stack (podman, systemd hosts)
-	localcloud/base-image.sh bookworm
+	localcloud/up --check-only
 	scripts/molecule-all.sh
 
 test-aws: setup ## provision/teardown on a patched moto server, all LB types
 	pytest -q -n 2 --durations=5 tests/aws
 
 test-e2e: setup ## long requests through the real local stack
-	localcloud/base-image.sh bookworm
+	localcloud/up --check-only
 	pytest -q -s -rxX tests/e2e
 
 test-bench: setup ## behaviour the benchmark relies on: past capacity, 503 + Retry-After within a second
-	localcloud/base-image.sh bookworm
+	localcloud/up --check-only
 	pytest -q -s tests/bench
 
 host-packages: ## apt packages the local cloud and the tests need (installs only what is missing; root)
@@ -74,7 +74,7 @@ test-site: setup ## site.yml on a local cloud of its own: run, re-run idempotent
 
 BENCH_ARGS ?=
 bench: setup ## benchmarks: longhaul vs common uWSGI vs gunicorn, long requests, overload -> bench/results/
-	localcloud/base-image.sh bookworm
+	localcloud/up --check-only
 	python bench/run.py $(BENCH_ARGS)
 
 clean: ## remove caches (not the venv)
