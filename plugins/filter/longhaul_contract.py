@@ -64,6 +64,26 @@ KEYS: dict[str, tuple[str, str]] = {
 DERIVED_KEYS = tuple(k for k, (_, where) in KEYS.items() if where != "input")
 COUNT_KEYS = ("lb_healthy_threshold", "lb_unhealthy_threshold")
 
+# Role variables that once carried a timeout as a public argument defaulting to the contract; a group_vars line
+# (`nginx_uwsgi_read_timeout: 30`) then reached the host with no rule checked. Roles now read the contract fact
+# under internal `__` names, and a play that still sets one of these is refused before anything changes.
+# Former variable -> the contract key that sets it, through longhaul_timeout_overrides.
+FORMER_ROLE_VARIABLES: dict[str, str] = {
+    **{f"nginx_{k}": f"nginx_{k}" for k in (
+        "uwsgi_read_timeout", "uwsgi_send_timeout", "uwsgi_connect_timeout", "keepalive_timeout",
+        "client_body_timeout", "send_timeout", "shed_retry_after")},
+    **{f"uwsgi_{k}": f"uwsgi_{k}" for k in ("harakiri", "queue_wait_max", "socket_timeout", "worker_reload_mercy")},
+    "uwsgi_shed_retry_after": "nginx_shed_retry_after",
+    "uwsgi_stop_timeout": "asg_lifecycle_heartbeat",
+    **{f"{role}_{k}": f"lb_{k}" for role in ("aws_lb", "local_lb") for k in (
+        "idle_timeout", "deregistration_delay", "health_check_interval", "health_check_timeout",
+        "healthy_threshold", "unhealthy_threshold")},
+    **{f"aws_asg_{k}": f"asg_{k}" for k in ("lifecycle_heartbeat", "health_check_grace_period", "instance_warmup")},
+}
+# Role copies of a contract input: an LB type set on one role alone would build one LB type with the numbers
+# derived for another. Former variable -> the contract input to set instead.
+FORMER_INPUT_COPIES: dict[str, str] = {"aws_lb_type": "longhaul_lb_type", "aws_asg_lb_type": "longhaul_lb_type"}
+
 
 # --------------------------------------------------------------------------------------------
 # Rules
@@ -611,6 +631,38 @@ def markdown() -> str:
     return "\n".join(out)
 
 
+def former_variables(names: Any) -> list[str]:
+    """Those of ``names`` (variable names defined in a play) that are former role timeout variables, sorted."""
+    if not isinstance(names, (list, tuple)):
+        return []
+    return sorted({n for n in names if isinstance(n, str) and (n in FORMER_ROLE_VARIABLES or n in FORMER_INPUT_COPIES)})
+
+
+def bypass_violations(defined: Any) -> list[str]:
+    """One message per former role timeout variable set in ``defined`` ({name: value}), naming the way in."""
+    if not isinstance(defined, Mapping):
+        return []
+    out = []
+    for name in former_variables(list(defined)):
+        value = defined[name]
+        shown = value if isinstance(value, (int, str)) and not isinstance(value, bool) else repr(value)
+        if name in FORMER_INPUT_COPIES:
+            out.append(
+                f"[input_one_way_in] {name}={shown!s} is set, but no role reads it: the LB type is a contract input, "
+                f"and one role's own copy would build one LB type with the timeouts derived for another. "
+                f"Fix: remove {name} and set {FORMER_INPUT_COPIES[name]}: {shown!s}."
+            )
+            continue
+        key = FORMER_ROLE_VARIABLES[name]
+        out.append(
+            f"[input_one_way_in] {name}={shown!s} is set (group_vars, host_vars or -e), but no role reads it: every "
+            f"timeout comes from the contract, and a role variable would bypass its rules. "
+            f"Fix: remove {name} and set longhaul_timeout_overrides: {{{key}: {shown!s}}}, which is checked by the "
+            f"same rules as the rest of the chain."
+        )
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # The Ansible boundary
 
@@ -635,7 +687,11 @@ class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"longhaul_contract": longhaul_contract}
+        return {
+            "longhaul_contract": longhaul_contract,
+            "longhaul_former_timeout_variables": former_variables,
+            "longhaul_timeout_bypass_errors": bypass_violations,
+        }
 
 
 if __name__ == "__main__":
