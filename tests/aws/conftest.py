@@ -132,7 +132,7 @@ class Cloud:
         return Run(proc.returncode, out.get("plays", []), out.get("stats", {}), proc.stdout, proc.stderr)
 
     def provision(self, **extra_vars: Any) -> Run:
-        return self.play("provision", aws_asg_ami_id=self.ami_id, **extra_vars)
+        return self.play("provision", longhaul_ami_id=self.ami_id, **extra_vars)
 
     def resources(self) -> dict[str, list[str]]:
         return stack.stack_resources(self.clients, self.stack)

@@ -1,0 +1,67 @@
+"""The stack's shared conventions (plugins/filter/longhaul_stack.py): one place for every name."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import longhaul_stack as s
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {"name": "shop-prod", "region": "eu-west-1", "controller_env": {}, "lb_type": "alb", "cloud": "aws"}
+
+
+def test_names_derive_from_the_stack_and_the_lb_type():
+    st = s.stack(GOOD)
+    assert st["names"]["asg"] == "shop-prod-asg" and st["names"]["launch_template"] == "shop-prod-lt"
+    assert st["names"]["lb"] == "shop-prod-alb" and st["names"]["target_group"] == "shop-prod-alb-tg"
+    assert st["tags"] == {"longhaul:stack": "shop-prod"} and st["tag_filter"] == {"tag:longhaul:stack": "shop-prod"}
+    assert st["local"] == {"prefix": "shop-prod", "network": "shop-prod-net", "base_image": s.DEFAULT_BASE_IMAGE,
+                           "labels": {"longhaul.local": "shop-prod"}}
+
+
+def test_every_name_fits_the_32_characters_of_elb_and_target_group_names():
+    longest = s.stack({**GOOD, "name": "a" * 20})
+    assert all(len(v) <= 32 for v in longest["names"].values())
+
+
+def test_the_environment_is_the_region_then_the_inventory_s_own():
+    st = s.stack({**GOOD, "controller_env": {"AWS_URL": "http://127.0.0.1:1", "AWS_REGION": "us-east-1"}})
+    assert st["aws_env"] == {"AWS_REGION": "us-east-1", "AWS_URL": "http://127.0.0.1:1"}
+    assert s.stack(GOOD)["aws_env"] == {"AWS_REGION": "eu-west-1"}
+
+
+@pytest.mark.parametrize("field,value,rule", [
+    ("name", "Shop", "stack_name"), ("name", "a" * 21, "stack_name"), ("name", 7, "stack_name"),
+    ("region", "europe", "aws_region"), ("controller_env", ["AWS_URL"], "controller_env"),
+    ("lb_type", "elb", "lb_type"), ("cloud", "gcp", "cloud"), ("local_prefix", "Bad_Prefix", "local_prefix"),
+])
+def test_a_bad_input_is_named_with_its_rule_and_fix(field, value, rule):
+    errors = s.errors({**GOOD, field: value})
+    assert len(errors) == 1 and errors[0].startswith(f"[{rule}]") and "Fix:" in errors[0]
+    with pytest.raises(ValueError):
+        s.stack({**GOOD, field: value})
+
+
+def test_each_convention_is_spelled_once_in_the_roles_and_playbooks():
+    """grep proves it: no role or playbook spells <stack>-asg, the stack-name rule or the AWS environment again."""
+    files = [p for d in ("roles", "playbooks") for p in (ROOT / d).rglob("*.yml")] + [ROOT / "site.yml"]
+    text = {p: p.read_text() for p in files}
+    for pattern in (r"longhaul_stack_name \| default", r"\}\}-asg", r"\[a-z\]\[a-z0-9-\]\{0,19\}",
+                    r"'AWS_REGION': longhaul_aws_region", r"longhaul_controller_env \| default",
+                    r"aws_asg_ami_id", r"longhaul_cloud \| default"):
+        hits = [str(p.relative_to(ROOT)) for p, t in text.items() if re.search(pattern, t)]
+        assert not hits, f"{pattern} still in {hits}"
+
+
+def test_a_bad_stack_name_stops_provision_before_any_call(tmp_path):
+    run = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "playbooks/provision.yml",
+                          "-e", "longhaul_stack_name=Shop_Prod", "-e", "longhaul_ami_id=ami-12345678"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+                              "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp_path)})
+    out = run.stdout + run.stderr
+    assert run.returncode == 2, out
+    assert "[stack_name] longhaul_stack_name='Shop_Prod'" in out and "Bad stack inputs; nothing was changed." in out
