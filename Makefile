@@ -31,9 +31,10 @@ lint: setup ## yamllint + ansible-lint (production profile)
 	yamllint --strict .
 	ansible-lint --profile production
 
-docs: setup ## regenerate docs/timeouts.md and docs/timeout-chain.svg from the contract
+docs: setup ## regenerate docs/timeouts.md, docs/timeout-chain.svg and the roles' variable tables
 	$(BIN)/python plugins/filter/longhaul_contract.py markdown > docs/timeouts.md
 	$(BIN)/python scripts/timeout_chain.py 120 alb > docs/timeout-chain.svg
+	$(BIN)/python scripts/role_docs.py
 
 test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real, the example app
 	pytest -q tests/unit tests/app

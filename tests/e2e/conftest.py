@@ -156,13 +156,15 @@ class Stack:
         raise AssertionError(f"{name} did not boot in {timeout}s")
 
     # --- configuration -------------------------------------------------------------------------
-    def converge(self, extra: dict | None = None, limit: str | None = None) -> str:
-        """Apply the stack playbook with the base inputs plus `extra`; returns the output."""
+    def converge(self, extra: dict | None = None, limit: str | None = None, tags: str | None = None) -> str:
+        """Apply the stack playbook with the base inputs plus `extra` (only `tags`, if given); returns the output."""
         vars_file = self.workdir / f"vars-{len(self.converges)}.json"
         vars_file.write_text(json.dumps(self.base_vars | (extra or {})))
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(PLAYBOOK), "-e", f"@{vars_file}"]
         if limit:
             cmd += ["--limit", limit]
+        if tags:
+            cmd += ["--tags", tags]
         start = time.monotonic()
         done = run(cmd, timeout=900)
         self.converges.append(time.monotonic() - start)
