@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import collections
 import shutil
 import threading
@@ -53,7 +55,13 @@ def test_site_builds_the_stack_from_the_baked_image(site_run: Run, local_cloud: 
     # The smoke play's long request (T seconds of silence) came back, and the summary names the URL.
     assert f"GET /slow?s={T}: 200" in site_run.output
     assert local_cloud.lb_url in site_run.output
-    print(f"site.yml, first run: {site_run.seconds:.0f} s")
+    # Each new host's start-to-healthy time (roles/local_fleet/files/seconds_to_healthy.sh, run inside it):
+    # measured from PID 1's start, so positive and within the fleet's boot timeout (120 s).
+    seconds = re.search(r"start_to_healthy_seconds:\s*\n((?:\s+\S+: [0-9.]+\n)+)", site_run.output)
+    assert seconds, site_run.output[-3000:]
+    values = [float(v) for v in re.findall(r": ([0-9.]+)", seconds.group(1))]
+    assert len(values) == len(instances) and all(0 < v < 120 for v in values), seconds.group(0)
+    print(f"site.yml, first run: {site_run.seconds:.0f} s, start to healthy {values} s")
 
 
 def test_site_rerun_changes_nothing(site_run: Run, local_cloud: LocalCloud) -> None:
