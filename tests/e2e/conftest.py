@@ -138,7 +138,7 @@ class Stack:
     @property
     def base_vars(self) -> dict:
         """The contract, and the LB's targets through the relays (named by the app hosts' names)."""
-        return CONTRACT | {"local_lb_backend_servers": [
+        return CONTRACT | {"flask_app_local_dir": str(ROOT / "examples" / "app"), "local_lb_backend_servers": [
             {"name": app, "address": "127.0.0.1", "port": port} for app, port in self.relays.items()]}
 
     def destroy(self) -> None:

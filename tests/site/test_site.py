@@ -140,7 +140,7 @@ def test_rolling_deploy_of_a_new_app_version_under_load(site_run: Run, local_clo
     app = tmp_path / "app"
     shutil.copytree(ROOT / "examples" / "app", app, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (app / "VERSION").write_text("2\n")
-    new_version = ["-e", f"flask_app_local_dir={app}", "-e", f"ami_app_source_dir={app}",
+    new_version = ["-e", f"flask_app_local_dir={app}",
                    "-e", "longhaul_app_version=2"]
     with Load(local_cloud.lb_url) as load:
         time.sleep(3)

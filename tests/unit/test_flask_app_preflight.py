@@ -1,0 +1,45 @@
+"""The flask_app role's preflight refuses a local source it cannot find before anything on a host changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_timeouts_playbook import play
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: flask_app
+        tasks_from: preflight
+"""
+
+
+def run_preflight(tmp_path, *extra: str):
+    book = tmp_path / "preflight.yml"
+    book.write_text(PLAYBOOK)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    return play(*extra, playbook=str(book), inventory=str(inventory))
+
+
+def test_a_local_source_without_its_directory_is_refused_naming_the_variable(tmp_path):
+    # The role has no default app: outside this project's inventories the user names theirs.
+    run = run_preflight(tmp_path)
+    assert run.returncode != 0
+    out = " ".join(run.stdout.split())
+    assert "flask_app_local_dir= must be the directory of the app" in out
+    assert "(rule: the chosen source must exist on the controller)" in out and "Fix" in out
+
+
+def test_a_local_source_that_is_not_a_directory_is_refused(tmp_path):
+    run = run_preflight(tmp_path, "-e", f"flask_app_local_dir={tmp_path / 'nowhere'}")
+    assert run.returncode != 0
+    assert f"flask_app_local_dir={tmp_path / 'nowhere'} must be the directory of the app" in " ".join(run.stdout.split())
+
+
+def test_the_demo_app_directory_passes(tmp_path):
+    run = run_preflight(tmp_path, "-e", f"flask_app_local_dir={ROOT / 'examples' / 'app'}")
+    assert run.returncode == 0, run.stdout + run.stderr
