@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_timeouts_playbook import play
+from test_timeouts_playbook import role_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: flask_app
-        tasks_from: preflight
-"""
 
 
 def run_preflight(tmp_path, *extra: str):
-    book = tmp_path / "preflight.yml"
-    book.write_text(PLAYBOOK)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    return play(*extra, playbook=str(book), inventory=str(inventory))
+    return role_tasks(tmp_path, "flask_app", "preflight", *extra)
 
 
 def test_a_local_source_without_its_directory_is_refused_naming_the_variable(tmp_path):

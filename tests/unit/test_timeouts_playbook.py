@@ -25,6 +25,22 @@ def play(*args: str, playbook: str = "playbooks/timeouts.yml", inventory: str | 
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+def role_tasks(tmp_path, role: str, tasks_from: str, *args: str):
+    """Run one entry point of a role (e.g. its preflight) on localhost, with only the given extra vars."""
+    book = tmp_path / f"{role}-{tasks_from}.yml"
+    book.write_text(f"""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: {role}
+        tasks_from: {tasks_from}
+""")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    return play(*args, playbook=str(book), inventory=str(inventory))
+
+
 def test_writes_a_contract_in_which_every_rule_holds(tmp_path):
     out = tmp_path / "t.json"
     run = play("-e", "longhaul_request_timeout=300", "-e", "longhaul_lb_type=alb", "-e", f"longhaul_timeouts_json={out}")

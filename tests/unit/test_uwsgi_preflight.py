@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from test_timeouts_playbook import play
-
-PLAYBOOK = """
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - ansible.builtin.include_role:
-        name: uwsgi
-        tasks_from: preflight
-"""
+from test_timeouts_playbook import role_tasks
 
 
 def run_preflight(tmp_path, *extra: str):
-    book = tmp_path / "preflight.yml"
-    book.write_text(PLAYBOOK)
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    return play("-e", "longhaul_request_timeout=60", *extra, playbook=str(book), inventory=str(inventory))
+    return role_tasks(tmp_path, "uwsgi", "preflight", "-e", "longhaul_request_timeout=60", *extra)
 
 
 def test_default_worker_shape_passes(tmp_path):
