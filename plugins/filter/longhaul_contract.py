@@ -368,6 +368,12 @@ class ContractInputError(ValueError):
 _EXAMPLES = {"longhaul_request_timeout": 120, "longhaul_timeout_margin": DEFAULT_MARGIN}
 
 
+def _kind(value: Any) -> str:
+    """The builtin type a value is (ansible-core 2.19 passes tagged subclasses such as _AnsibleTaggedStr)."""
+    return next((c.__name__ for c in type(value).__mro__ if c.__module__ == "builtins" and c is not object),
+                type(value).__name__)
+
+
 def _whole_seconds(variable: str, value: Any, minimum: int) -> tuple[int | None, Violation | None]:
     """Accept ints (and strings of digits, as `-e name=300` passes them); refuse everything else."""
     number: int | None = None
@@ -378,7 +384,7 @@ def _whole_seconds(variable: str, value: Any, minimum: int) -> tuple[int | None,
     elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
     if number is None:
-        kind = type(value).__name__
+        kind = _kind(value)
         return None, Violation(
             "input_whole_seconds",
             f"[input_whole_seconds] {variable}={value!r} ({kind}) is not a whole number of seconds. "
