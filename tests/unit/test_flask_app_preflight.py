@@ -31,3 +31,14 @@ def test_a_local_source_that_is_not_a_directory_is_refused(tmp_path):
 def test_the_demo_app_directory_passes(tmp_path):
     run = run_preflight(tmp_path, "-e", f"flask_app_local_dir={ROOT / 'examples' / 'app'}")
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_bake_refuses_an_app_it_cannot_identify(tmp_path):
+    # The AMI is tagged with the app's commit or a digest of its files: with neither, the bake stops first.
+    stack = '{"longhaul_stack": {"cloud": "local"}}'
+    run = role_tasks(tmp_path, "ami", "preflight", "-e", stack)
+    assert run.returncode != 0
+    assert "ami_app_commit is empty and ami_app_source_dir= is not a directory" in " ".join(run.stdout.split())
+    demo = f"flask_app_local_dir={ROOT / 'examples' / 'app'}"
+    named = role_tasks(tmp_path, "ami", "preflight", "-e", stack, "-e", demo)
+    assert named.returncode == 0, named.stdout + named.stderr
