@@ -39,8 +39,9 @@ docs: setup ## regenerate docs/timeouts.md, docs/timeout-chain.svg and the roles
 test-unit: setup ## contract unit + property tests, playbooks/timeouts.yml for real, the example app
 	pytest -q tests/unit tests/app
 
-test-molecule: setup ## molecule: each host role, then the stack (podman, systemd hosts)
+test-molecule: setup ## molecule: each host role on Debian 12, Ubuntu 22.04 and 24.04, then the stack (podman, systemd hosts)
 	localcloud/up --check-only
+	for release in jammy noble; do localcloud/base-image.sh $$release; done
 	scripts/molecule-all.sh
 
 test-aws: setup ## provision/teardown on a patched moto server, all LB types

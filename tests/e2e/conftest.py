@@ -8,7 +8,7 @@ of the seed); every case reads the logs of the layer that acted.
 
 Environment: LONGHAUL_E2E_PREFIX (container/network names, default lhe), LONGHAUL_E2E_PORT (LB port on
 127.0.0.1, default 18090; app1's nginx gets the next one), LONGHAUL_E2E_KEEP=1 keeps the stack after the
-run, LONGHAUL_BASE_RELEASE (base image release, default bookworm), LONGHAUL_E2E_PLAYBOOK (the playbook
+run, LONGHAUL_PLATFORM (the hosts' platform, default debian-12), LONGHAUL_E2E_PLAYBOOK (the playbook
 that configures the stack, default molecule/shared/stack.yml).
 """
 
@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import longhaul_stack  # the platform table, shared with the inventories and localcloud/up (tests/conftest.py)
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,8 @@ BIN = Path(sys.executable).parent
 PLAYBOOK = Path(os.environ.get("LONGHAUL_E2E_PLAYBOOK", ROOT / "molecule" / "shared" / "stack.yml"))
 PREFIX = os.environ.get("LONGHAUL_E2E_PREFIX", "lhe")
 LB_PORT = int(os.environ.get("LONGHAUL_E2E_PORT", "18090"))
-IMAGE = f"localhost/longhaul-base:{os.environ.get('LONGHAUL_BASE_RELEASE', 'bookworm')}"
+PLATFORM = os.environ.get("LONGHAUL_PLATFORM", longhaul_stack.DEFAULT_PLATFORM)
+IMAGE = longhaul_stack.base_image(longhaul_stack.PLATFORMS[PLATFORM]["release"])
 ENV = os.environ | {
     "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
     "ANSIBLE_NOCOLOR": "1",

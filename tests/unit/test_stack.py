@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
+
+import yaml
 
 import longhaul_stack as s
 import pytest
@@ -37,6 +41,7 @@ def test_the_environment_is_the_region_then_the_inventory_s_own():
     ("name", "Shop", "stack_name"), ("name", "a" * 21, "stack_name"), ("name", 7, "stack_name"),
     ("region", "europe", "aws_region"), ("controller_env", ["AWS_URL"], "controller_env"),
     ("lb_type", "elb", "lb_type"), ("cloud", "gcp", "cloud"), ("local_prefix", "Bad_Prefix", "local_prefix"),
+    ("platform", "ubuntu-20.04", "platform"), ("platform", "bookworm", "platform"),
 ])
 def test_a_bad_input_is_named_with_its_rule_and_fix(field, value, rule):
     errors = s.errors({**GOOD, field: value})
@@ -65,3 +70,48 @@ def test_a_bad_stack_name_stops_provision_before_any_call(tmp_path):
     out = run.stdout + run.stderr
     assert run.returncode == 2, out
     assert "[stack_name] longhaul_stack_name='Shop_Prod'" in out and "Bad stack inputs; nothing was changed." in out
+
+
+@pytest.mark.parametrize("platform,release,owner,name,user", [
+    ("debian-12", "bookworm", "136693071363", "debian-12-amd64-*", "admin"),
+    ("ubuntu-22.04", "jammy", "099720109477", "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*", "ubuntu"),
+    ("ubuntu-24.04", "noble", "099720109477", "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*", "ubuntu"),
+])
+def test_one_platform_name_gives_the_local_image_and_the_aws_base_image_the_bake_starts_from(
+        tmp_path, platform, release, owner, name, user):
+    """The ami role's AWS defaults are templated from the platform: owner id and name pattern, never an image id."""
+    st = s.stack({**GOOD, "platform": platform})
+    assert st["platform"] == {"name": platform, "release": release, "aws_base_owner": owner, "aws_base_name": name,
+                              "ssh_user": user}
+    assert st["local"]["base_image"] == f"localhost/longhaul-base:{release}"
+    run = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.debug",
+         "-a", "msg={{ [ami_aws_base_owner, ami_aws_base_name, ami_aws_builder_ssh_user] | to_json }}",
+         "-e", "@" + str(ROOT / "roles" / "ami" / "defaults" / "main.yml"), "-e", json.dumps({"longhaul_stack": st})],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1",
+             "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f'[\\"{owner}\\", \\"{name}\\", \\"{user}\\"]' in run.stdout, run.stdout
+
+
+def test_the_shell_scripts_read_the_same_platform_table():
+    """localcloud/up and the e2e stack map LONGHAUL_PLATFORM to a release through the filter, not a copy of it."""
+    script = ROOT / "plugins" / "filter" / "longhaul_stack.py"
+    for platform, info in s.PLATFORMS.items():
+        out = subprocess.run([sys.executable, str(script), "release", platform], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.strip() == info["release"]
+    bad = subprocess.run([sys.executable, str(script), "release", "centos-9"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "debian-12|ubuntu-22.04|ubuntu-24.04" in bad.stderr
+    up = subprocess.run([str(ROOT / "localcloud" / "up"), "--check-only"], capture_output=True, text=True, timeout=30,
+                        env={"PATH": "/usr/bin:/bin", "LONGHAUL_PLATFORM": "centos-9"})
+    assert up.returncode == 2 and "LONGHAUL_PLATFORM=centos-9" in up.stderr and "Fix:" in up.stderr
+
+
+def test_each_host_role_scenario_runs_on_every_platform():
+    """make test converges and verifies the host roles on Debian 12, Ubuntu 22.04 and Ubuntu 24.04."""
+    images = {s.base_image(info["release"]) for info in s.PLATFORMS.values()}
+    for role in ("flask_app", "uwsgi", "nginx"):
+        scenario = yaml.safe_load((ROOT / "roles" / role / "molecule" / "default" / "molecule.yml").read_text())
+        assert {p["image"] for p in scenario["platforms"]} == images, role
+        assert all(p["systemd"] == "always" and p["capabilities"] == ["SYS_ADMIN"] for p in scenario["platforms"])

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 """Set attributes of an ELBv2 listener (e.g. the NLB TCP idle timeout), which no amazon.aws/community.aws
-module manages as of amazon.aws 9.5 / community.aws 9.3."""
+module manages as of amazon.aws 10.1 / community.aws 10.0 (both checked)."""
 
 from __future__ import annotations
 
