@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Tasks that may run before the refusal: pure checks. Any cloud module running means an API call was made.
 CLOUD_ACTION_PREFIXES = ("amazon.aws.", "community.aws.", "elbv2_listener_attributes")
@@ -56,3 +61,33 @@ def test_a_valid_layout_passes_the_same_checks(cloud):
                           aws_asg_min_size=2)
     assert run.rc == 0, run.failed
     assert cloud.resources(), "the valid layout created nothing"
+
+
+# playbooks/bake.yml: a bad input of a host role baked into the image is refused on the controller, before a
+# builder exists (no container, no EC2 instance record, no AMI). The checks used to run on the builder.
+PURE = {"ansible.builtin.assert", "ansible.builtin.set_fact", "ansible.builtin.validate_argument_spec",
+        "ansible.builtin.include_role", "ansible.builtin.include_tasks", "ansible.builtin.debug",
+        "ansible.builtin.fail"}
+BAKE_CASES = {
+    "contract": ({"longhaul_request_timeout": -5}, "longhaul_request_timeout"),
+    "flask_app": ({"flask_app_module": "app:"}, "flask_app_module=app:"),
+    "uwsgi": ({"uwsgi_threads": 4}, "uwsgi_threads=4"),
+    "uwsgi-type": ({"uwsgi_listen": "many"}, "uwsgi_listen"),
+    "nginx": ({"nginx_listen_port": 70000}, "nginx_listen_port=70000"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAKE_CASES))
+def test_bake_refuses_a_bad_host_role_input_before_a_builder_exists(cloud, case):
+    extra, words = BAKE_CASES[case]
+    run = cloud.play("bake", longhaul_cloud="local", flask_app_local_dir=str(ROOT / "examples" / "app"), **extra)
+    assert run.rc != 0, f"{case}: bake.yml accepted {extra}"
+    messages = " ".join(str(r.get("msg", "")) + str(r.get("argument_errors", "")) for _, r in run.failed)
+    assert words in messages, f"{case}: the refusal does not name {words!r}: {messages}"
+    ran = [(n, r.get("action")) for n, r in run.tasks if not r.get("skipped") and r.get("action") not in PURE]
+    assert ran == [], f"{case}: the bake called something before the refusal: {ran}"
+    assert cloud.clients["ec2"].describe_instances()["Reservations"] == []
+    assert [i["ImageId"] for i in cloud.clients["ec2"].describe_images(Owners=["self"])["Images"]] == [cloud.ami_id]
+    containers = subprocess.run(["podman", "ps", "-a", "-q", "--filter", f"label=longhaul.local={cloud.stack}"],
+                                capture_output=True, text=True, check=True).stdout.split()
+    assert containers == [], f"{case}: a builder container exists"
