@@ -174,22 +174,40 @@ def assert_security_groups(got: dict[str, Any], lb_type: str, cloud) -> None:
 
 
 def assert_scaling(got: dict[str, Any], lb_type: str, cloud) -> None:
+    """Each policy's exact settings (roles/aws_asg defaults), and on a CLB which alarm drives which policy."""
+    policies = {p["PolicyName"]: p for p in got["policy_objects"]}
+    prefix = cloud.stack + "-"
     if lb_type == "alb":
         assert got["policies"] == [("TargetTrackingScaling", "ALBRequestCountPerTarget")]
-        label = got["policy_objects"][0]["TargetTrackingConfiguration"]["PredefinedMetricSpecification"][
-            "ResourceLabel"]
+        tracking = got["policy_objects"][0]["TargetTrackingConfiguration"]
+        assert tracking["TargetValue"] == 600.0 and not tracking.get("DisableScaleIn", False)
+        label = tracking["PredefinedMetricSpecification"]["ResourceLabel"]
         lb_part = got["lb_arn"].split(":loadbalancer/")[1]
         tg_part = got["tg_arn"].split(":")[-1]
         assert label == f"{lb_part}/{tg_part}"
     elif lb_type == "clb":
         assert got["policies"] == [("StepScaling", ""), ("StepScaling", "")]
-        alarms = cloud.clients["cloudwatch"].describe_alarms(AlarmNamePrefix=cloud.stack)["MetricAlarms"]
-        arns = {p["PolicyARN"] for p in got["policy_objects"]}
-        assert {a["MetricName"] for a in alarms} == {"RequestCount"}
-        assert {arn for a in alarms for arn in a["AlarmActions"]} == arns
-        assert all(a["Dimensions"] == [{"Name": "LoadBalancerName", "Value": f"{cloud.stack}-clb"}] for a in alarms)
+        out, in_ = policies[prefix + "requests-out"], policies[prefix + "requests-in"]
+        # One unbounded step each (roles/aws_asg: community.aws drops a bound of 0); the alarm gives the direction.
+        for policy, step in ((out, {"ScalingAdjustment": 1}), (in_, {"ScalingAdjustment": -1})):
+            assert (policy["AdjustmentType"], policy["MetricAggregationType"]) == ("ChangeInCapacity", "Average")
+            assert policy["StepAdjustments"] == [step], policy["PolicyName"]
+        alarms = {a["AlarmName"]: a for a in
+                  cloud.clients["cloudwatch"].describe_alarms(AlarmNamePrefix=cloud.stack)["MetricAlarms"]}
+        assert set(alarms) == {prefix + "requests-out", prefix + "requests-in"}
+        # Wired one to one: the out alarm (above 1200 for 2 minutes) adds, the in alarm (below 300 for 10) removes.
+        wiring = {name: (a["AlarmActions"], a["ComparisonOperator"], a["Threshold"], a["EvaluationPeriods"],
+                         a["Period"], a["Statistic"], a["TreatMissingData"]) for name, a in alarms.items()}
+        assert wiring == {
+            prefix + "requests-out": ([out["PolicyARN"]], "GreaterThanThreshold", 1200.0, 2, 60, "Sum", "notBreaching"),
+            prefix + "requests-in": ([in_["PolicyARN"]], "LessThanThreshold", 300.0, 10, 60, "Sum", "missing"),
+        }
+        for a in alarms.values():
+            assert (a["Namespace"], a["MetricName"]) == ("AWS/ELB", "RequestCount")
+            assert a["Dimensions"] == [{"Name": "LoadBalancerName", "Value": f"{cloud.stack}-clb"}]
     else:
         assert got["policies"] == [("TargetTrackingScaling", "ASGAverageCPUUtilization")]
+        assert got["policy_objects"][0]["TargetTrackingConfiguration"]["TargetValue"] == 60.0
 
 
 @pytest.mark.parametrize("lb_type", LB_TYPES)
@@ -265,6 +283,8 @@ def test_alb_https_redirect_and_busy_workers_scaling(cloud):
     [policy] = got["policy_objects"]
     spec = policy["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]
     assert (spec["Namespace"], spec["MetricName"]) == ("Longhaul", "BusyWorkersPercent")
+    assert (spec["Statistic"], spec.get("Unit")) == ("Average", "Percent")
+    assert policy["TargetTrackingConfiguration"]["TargetValue"] == 60.0
     assert spec["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": f"{cloud.stack}-asg"}]
     lt_id = got["group"]["LaunchTemplate"]["LaunchTemplateId"]
     data = cloud.clients["ec2"].describe_launch_template_versions(
