@@ -95,10 +95,13 @@ def test_case1_stream_longer_than_lb_idle_succeeds(case1):
     uwsgi_harakiri_mode): a stream may outlast the LB idle timeout."""
     paths, responses, logs = case1
     stream, seconds = responses["stream"], TIMEOUTS["lb_idle_timeout"] + 2
-    report("case 1 stream", chunks=len(stream.body.splitlines()), seconds=round(stream.seconds, 1),
-           harakiri=[line for line in logs["uwsgi"] if "HARAKIRI" in line.upper() and "/stream" in line])
-    assert stream.status == 200 and stream.seconds >= seconds, stream
-    assert len(stream.body.splitlines()) >= seconds, stream
+    harakiri = [line for line in logs["uwsgi"] if "HARAKIRI" in line.upper() and "/stream" in line]
+    report("case 1 stream", chunks=len(stream.body.splitlines()), seconds=round(stream.seconds, 1), harakiri=harakiri)
+    assert stream.status == 200 and stream.seconds >= seconds and not stream.error, stream
+    # Every chunk in order and the app's last line: a stream cut short, even after N chunks, fails here.
+    expected = [f"chunk {i}/{seconds}" for i in range(1, seconds + 1)] + ["done"]
+    assert stream.body.decode().splitlines() == expected, stream
+    assert harakiri == [], "uWSGI's harakiri fired on a stream that was never silent"
     assert logs["lb"]["stream"] and " 200 " in logs["lb"]["stream"][0], logs["lb"]
 
 

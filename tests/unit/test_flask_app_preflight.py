@@ -1,10 +1,12 @@
-"""The flask_app role's preflight refuses a local source it cannot find before anything on a host changes."""
+"""The flask_app role's preflight refuses a local source it cannot find before anything on a host changes; the
+bake identifies the app (and the platform) it bakes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from test_timeouts_playbook import role_tasks
+from test_timeouts_playbook import play, role_tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +44,28 @@ def test_the_bake_refuses_an_app_it_cannot_identify(tmp_path):
     demo = f"flask_app_local_dir={ROOT / 'examples' / 'app'}"
     named = role_tasks(tmp_path, "ami", "preflight", "-e", stack, "-e", demo)
     assert named.returncode == 0, named.stdout + named.stderr
+
+
+def test_the_platform_is_part_of_the_bake_id(tmp_path):
+    """One app baked on two platforms is two images: an image of one is never reused for the other."""
+    book = tmp_path / "identity.yml"
+    book.write_text("""
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: ami
+        tasks_from: identity
+    - ansible.builtin.debug:
+        msg: "IDENTITY {{ __ami_tags['longhaul:platform'] }} {{ __ami_tags['longhaul:bake-id'] }}"
+""")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    seen = {}
+    for platform in ("debian-12", "ubuntu-24.04"):
+        run = play("-e", f"longhaul_platform={platform}", "-e", f"flask_app_local_dir={ROOT / 'examples' / 'app'}",
+                   playbook=str(book), inventory=str(inventory))
+        assert run.returncode == 0, run.stdout + run.stderr
+        [(tag, bake_id)] = re.findall(r"IDENTITY (\S+) ([0-9a-f]{12})", run.stdout)
+        seen[tag] = bake_id
+    assert set(seen) == {"debian-12", "ubuntu-24.04"} and seen["debian-12"] != seen["ubuntu-24.04"], seen
