@@ -6,10 +6,18 @@ written here; what the tests declare is which resource consumes which contract k
 
 from __future__ import annotations
 
+import base64
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import longhaul_contract as contract
 import pytest
+from fake_uwsgi_stats import StatsServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LB_TYPES = ["alb", "clb", "nlb"]
 
@@ -210,6 +218,38 @@ def assert_scaling(got: dict[str, Any], lb_type: str, cloud) -> None:
         assert got["policy_objects"][0]["TargetTrackingConfiguration"]["TargetValue"] == 60.0
 
 
+def assert_instances_publish_what_the_policy_tracks(cloud, tmp_path, user_data: str, spec: dict[str, Any]) -> None:
+    """The instance's half of the wiring: the user data provision stored, run in a scratch root, writes the
+    settings the real publisher (roles/uwsgi) reads; with 2 of 4 app workers busy it publishes 50 %, and the
+    datapoint is found by the policy's own namespace, metric, dimensions, unit and statistic."""
+    import boto3
+
+    script = base64.b64decode(user_data).decode()
+    root = tmp_path / "instance"
+    assert "/etc/longhaul/instance.env" in script
+    subprocess.run(["sh", "-c", script.replace("/etc/longhaul", str(root / "etc" / "longhaul"))], check=True)
+    stats = StatsServer(tmp_path / "stats.sock", [["busy", "idle", "busy", "idle", "cheap"]])
+    try:
+        env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": cloud.url, "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "roles" / "uwsgi" / "files" / "longhaul_busy_workers.py"),
+             "--env-file", str(root / "etc" / "longhaul" / "instance.env"), "--stats-socket", stats.path,
+             "--app-workers", "4", "--samples", "1"], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        stats.close()
+    assert done.returncode == 0, done.stderr
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=cloud.url, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+    now = datetime.now(timezone.utc)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=spec["Namespace"], MetricName=spec["MetricName"], Dimensions=spec["Dimensions"],
+        StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=10), Period=600,
+        Statistics=[spec["Statistic"]], Unit=spec["Unit"])["Datapoints"]
+    assert [p[spec["Statistic"]] for p in points] == [50.0], (points, done.stderr)
+
+
 @pytest.mark.parametrize("lb_type", LB_TYPES)
 def test_provision_rerun_change_teardown(cloud, lb_type):
     """The whole life of a stack: values land, re-run is a no-op, T moves only its hops, teardown is total."""
@@ -250,7 +290,7 @@ def test_provision_rerun_change_teardown(cloud, lb_type):
     assert down_again.stats["localhost"]["changed"] == 0
 
 
-def test_alb_https_redirect_and_busy_workers_scaling(cloud):
+def test_alb_https_redirect_and_busy_workers_scaling(cloud, tmp_path):
     """The options: an ACM certificate adds HTTPS and turns HTTP into a redirect; busy_workers scaling tracks
     the instances' own metric; the security groups follow the listeners."""
     import boto3
@@ -290,6 +330,7 @@ def test_alb_https_redirect_and_busy_workers_scaling(cloud):
     data = cloud.clients["ec2"].describe_launch_template_versions(
         LaunchTemplateId=lt_id, Versions=["$Latest"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     assert data["IamInstanceProfile"] in ({"Name": "longhaul-instance"}, {"Arn": profile_arn})
+    assert_instances_publish_what_the_policy_tracks(cloud, tmp_path, data["UserData"], spec)
 
     again = cloud.provision(longhaul_lb_type="alb", aws_lb_certificate_arn=cert,
                             aws_asg_scaling_metric="busy_workers", aws_asg_instance_profile="longhaul-instance")
