@@ -289,3 +289,50 @@ def autoscaling_delete_group_deletes_policies_and_hooks() -> None:
                 del self.lifecycle_hooks[key]
 
     AutoScalingBackend.delete_auto_scaling_group = delete_auto_scaling_group
+
+
+@patch
+def ec2_primary_network_interface_deleted_on_termination() -> None:
+    """The network interface an instance is launched with (no NetworkInterfaces given) goes when it terminates.
+
+    moto: that implicit primary interface is created with DeleteOnTermination false, so every instance an Auto
+    Scaling group ever ran leaves an "in-use" interface behind, attached to a terminated instance. AWS: the
+    primary interface created at launch has DeleteOnTermination true and is deleted with the instance (EC2 user
+    guide, "Network interface attributes"); teardown would otherwise look incomplete, or complete by accident.
+    """
+    from moto.ec2.models.instances import Instance
+
+    original = Instance.prep_nics
+
+    def prep_nics(self, nic_spec, private_ip=None, associate_public_ip=None, security_groups=None,
+                  ipv6_address_count=None):  # type: ignore[no-untyped-def]
+        implicit = not nic_spec
+        original(self, nic_spec, private_ip=private_ip, associate_public_ip=associate_public_ip,
+                 security_groups=security_groups, ipv6_address_count=ipv6_address_count)
+        if implicit and 0 in self.nics:
+            self.nics[0].delete_on_termination = True
+
+    Instance.prep_nics = prep_nics
+
+
+@patch
+def ec2_delete_subnet_in_use_is_a_dependency_violation() -> None:
+    """A subnet that still holds a network interface cannot be deleted.
+
+    moto: DeleteSubnet removes the subnet whatever is in it, so a teardown that deletes subnets before the
+    instances or load balancers in them are gone passes. AWS: DependencyViolation ("The subnet ... has
+    dependencies and cannot be deleted") until every interface in it is deleted.
+    """
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models.subnets import SubnetBackend
+
+    original = SubnetBackend.delete_subnet
+
+    def delete_subnet(self, subnet_id):  # type: ignore[no-untyped-def]
+        in_use = [eni.id for eni in self.enis.values() if eni.subnet.id == subnet_id]
+        if in_use:
+            raise DependencyViolationError(
+                f"The subnet '{subnet_id}' has dependencies and cannot be deleted ({', '.join(sorted(in_use))}).")
+        return original(self, subnet_id)
+
+    SubnetBackend.delete_subnet = delete_subnet

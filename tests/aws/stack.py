@@ -78,3 +78,45 @@ def _tags_by_arn(elbv2: Any, arns: list[str]) -> dict[str, list[dict[str, str]]]
         for d in elbv2.describe_tags(ResourceArns=arns[i : i + 20])["TagDescriptions"]:
             tags[d["ResourceArn"]] = d["Tags"]
     return tags
+
+
+def snapshot(c: dict[str, Any]) -> dict[str, set[str]]:
+    """Everything in the account, by kind, found without tags or names: the ids every describe call lists.
+
+    Teardown is proven by comparing a snapshot taken before provisioning with one taken after teardown, so a
+    resource teardown misses is found even when it lost its tag or was never tagged. Terminated instances and
+    deleted load balancers are gone; they are not counted.
+    """
+    ec2, elb, elbv2, asg, cw = (c[k] for k in ("ec2", "elb", "elbv2", "autoscaling", "cloudwatch"))
+    instances = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    return {
+        "vpcs": {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]},
+        "subnets": {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]},
+        "internet_gateways": {g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]},
+        "nat_gateways": {g["NatGatewayId"] for g in ec2.describe_nat_gateways()["NatGateways"]
+                         if g["State"] not in ("deleted", "deleting")},
+        "addresses": {a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]},
+        "route_tables": {r["RouteTableId"] for r in ec2.describe_route_tables()["RouteTables"]},
+        "security_groups": {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]},
+        "network_interfaces": {n["NetworkInterfaceId"] for n in ec2.describe_network_interfaces()["NetworkInterfaces"]},
+        "instances": {i["InstanceId"] for i in instances if i["State"]["Name"] not in ("terminated", "shutting-down")},
+        "images": {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]},
+        "launch_templates": {t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]},
+        "autoscaling_groups": {g["AutoScalingGroupName"] for g in asg.describe_auto_scaling_groups()["AutoScalingGroups"]},
+        "scaling_policies": {p["PolicyARN"] for p in asg.describe_policies()["ScalingPolicies"]},
+        "alarms": {a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]},
+        "elbv2_load_balancers": {lb["LoadBalancerArn"] for lb in elbv2.describe_load_balancers()["LoadBalancers"]},
+        "target_groups": {tg["TargetGroupArn"] for tg in elbv2.describe_target_groups()["TargetGroups"]},
+        "classic_load_balancers": {d["LoadBalancerName"]
+                                   for d in elb.describe_load_balancers()["LoadBalancerDescriptions"]},
+    }
+
+
+def diff(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, dict[str, list[str]]]:
+    """What appeared or disappeared between two snapshots, by kind; {} when they are the same."""
+    out = {}
+    for kind in before:
+        added, removed = sorted(after[kind] - before[kind]), sorted(before[kind] - after[kind])
+        if added or removed:
+            out[kind] = {"added": added, "removed": removed}
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 
 import longhaul_contract as contract
 import pytest
+import stack
 from fake_uwsgi_stats import StatsServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,8 +258,10 @@ def test_provision_rerun_change_teardown(cloud, lb_type):
     c1 = contract.derive(t1, lb_type)
     c2 = contract.derive(t2, lb_type)
 
+    before = stack.snapshot(cloud.clients)
     first = cloud.provision(longhaul_lb_type=lb_type, longhaul_request_timeout=t1)
     assert first.rc == 0, first.failed
+    assert stack.diff(before, stack.snapshot(cloud.clients)), "provision created nothing the snapshot sees"
     got = landed(cloud, lb_type)
     assert_contract_landed(got, c1, lb_type, cloud)
     assert_security_groups(got, lb_type, cloud)
@@ -285,6 +288,13 @@ def test_provision_rerun_change_teardown(cloud, lb_type):
     down = cloud.play("teardown")
     assert down.rc == 0, down.failed
     assert cloud.resources() == {}
+    # Not by tag: every describe call lists what it listed before provisioning, no more and no less.
+    left = stack.diff(before, stack.snapshot(cloud.clients))
+    enis = left.get("network_interfaces", {}).get("added", [])
+    details = [{k: n.get(k) for k in ("Description", "InterfaceType", "Status", "Attachment", "SubnetId", "RequesterId")}
+               for n in (cloud.clients["ec2"].describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"]
+                         if enis else [])]
+    assert left == {}, f"{left} {details}"
     down_again = cloud.play("teardown")
     assert down_again.rc == 0, down_again.failed
     assert down_again.stats["localhost"]["changed"] == 0
@@ -336,3 +346,47 @@ def test_alb_https_redirect_and_busy_workers_scaling(cloud, tmp_path):
                             aws_asg_scaling_metric="busy_workers", aws_asg_instance_profile="longhaul-instance")
     assert again.rc == 0, again.failed
     assert again.changed_tasks == set(), f"re-run changed {sorted(again.changed_tasks)}"
+
+
+def test_an_existing_vpc_is_used_by_subnet_ids_checked_for_azs_and_left_by_teardown(cloud):
+    """The seed's real case: a VPC the team already has, given by subnet ids. The seed's layout (a Classic ELB in
+    three AZs, instances in two) is refused with nothing created; the aligned one is provisioned into the VPC's
+    subnets; teardown removes the stack and leaves the VPC, its subnets and its gateway as they were."""
+    ec2 = cloud.clients["ec2"]
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)  # an internet-facing LB needs one on AWS
+    subnet = {az: ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.77.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+              for i, az in enumerate(["us-east-1a", "us-east-1b", "us-east-1c"])}
+    before = stack.snapshot(cloud.clients)
+    where = {"longhaul_lb_type": "clb", "aws_network_vpc_id": vpc}
+
+    typo = cloud.provision(**where, aws_network_lb_subnet_ids=["subnet-0123456789abcdef0"],
+                           aws_network_app_subnet_ids=[subnet["us-east-1a"]])
+    assert typo.rc != 0 and "subnet-0123456789abcdef0" in " ".join(str(r.get("msg", "")) for _, r in typo.failed)
+    assert stack.diff(before, stack.snapshot(cloud.clients)) == {}, "the refused run created something"
+
+    seed = cloud.provision(**where, aws_network_lb_subnet_ids=list(subnet.values()),
+                           aws_network_app_subnet_ids=[subnet["us-east-1a"], subnet["us-east-1b"]])
+    assert seed.rc != 0, "the seed's AZ mismatch was accepted"
+    message = " ".join(str(r.get("msg", "")) for _, r in seed.failed)
+    assert "lb_az_has_instances" in message and "us-east-1c" in message, message
+    assert stack.diff(before, stack.snapshot(cloud.clients)) == {}, "the refused run created something"
+
+    two = [subnet["us-east-1a"], subnet["us-east-1b"]]
+    run = cloud.provision(**where, aws_network_lb_subnet_ids=two, aws_network_app_subnet_ids=two)
+    assert run.rc == 0, run.failed
+    group = cloud.clients["autoscaling"].describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{cloud.stack}-asg"])["AutoScalingGroups"][0]
+    assert sorted(group["VPCZoneIdentifier"].split(",")) == sorted(two)
+    [clb] = cloud.clients["elb"].describe_load_balancers(LoadBalancerNames=[f"{cloud.stack}-clb"])[
+        "LoadBalancerDescriptions"]
+    assert clb["VPCId"] == vpc and sorted(clb["Subnets"]) == sorted(two)
+    created = stack.diff(before, stack.snapshot(cloud.clients))
+    assert "vpcs" not in created and "subnets" not in created and "internet_gateways" not in created, created
+
+    down = cloud.play("teardown")
+    assert down.rc == 0, down.failed
+    assert stack.diff(before, stack.snapshot(cloud.clients)) == {}
+    assert ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"] and len(ec2.describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]) == 3
