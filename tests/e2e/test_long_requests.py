@@ -198,9 +198,12 @@ def test_case5_drain(stack):
     stat = stack.lb_runtime("show stat")
     drain(stack, target, "ready")
     assert f"app,{target}," in stat and ",DRAIN," in stat, stat
-    # The long requests on the drained host finished, with their bodies.
-    assert all(r.status == 200 and r.body for r in long_done), (
-        [r for r in long_done if not (r.status == 200 and r.body)], lb_lines)
+    # The long requests on the drained host finished, with their bodies. A failure prints the case's LB lines
+    # whole first (pytest shortens an assertion's message): the termination flags say which side closed.
+    failed_longs = [r for r in long_done if not (r.status == 200 and r.body)]
+    if failed_longs:
+        print("\n[e2e] case 5 failed long requests:", *failed_longs, "LB lines of the case:", *lb_lines, sep="\n  ")
+    assert not failed_longs, failed_longs
     assert len(on_target) == 2 and all(" 200 " in line for line in on_target), long_lb
     # New requests all went to the other host.
     assert all(r.status == 200 for r in new)
